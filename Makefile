@@ -1,0 +1,34 @@
+# The two commands: `make dev` and `make test`. Both create .venv from uv.lock when missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+UV := $(VENV)/bin/uv
+SYNCED := $(VENV)/.synced-lock
+
+.PHONY: dev test lint typecheck check bench-journeys clean-dev
+
+$(SYNCED): uv.lock pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(UV) sync --frozen --quiet
+	@touch $(SYNCED)
+
+dev: $(SYNCED)
+	$(VENV)/bin/polku dev
+
+test: $(SYNCED)
+	$(VENV)/bin/pytest
+
+lint: $(SYNCED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(SYNCED)
+	$(VENV)/bin/mypy
+
+check: lint typecheck test
+
+bench-journeys: $(SYNCED)
+	$(VENV)/bin/polku bench journeys
+
+clean-dev:
+	rm -rf .polku

@@ -1,0 +1,169 @@
+"""The ``polku`` command: one entry point, a sub-command per job."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from typing import Annotated
+
+import typer
+
+from shared.contracts.journey import Role
+from shared.settings import SERVICES, Settings, get_settings
+
+app = typer.Typer(help="Polku: IPS supported employment coaching.", no_args_is_help=True, add_completion=False)
+orgs_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (figures, not tests).", no_args_is_help=True)
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(bench_app, name="bench")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"polku: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring every database to its newest schema."""
+    from shared.migrations import upgrade_all
+
+    names = upgrade_all(get_settings())
+    typer.echo(f"migrated: {', '.join(names)}")
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVICES)}, or 'all' behind one origin")],
+    host: Annotated[str | None, typer.Option(help="default POLKU_HTTP_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default POLKU_HTTP_PORT")] = None,
+) -> None:
+    """Serve one service's API (production), or all of them behind one origin."""
+    import uvicorn
+
+    from polku.gateway import create_gateway, create_service_app
+
+    settings = get_settings()
+    if service == "all":
+        asgi: object = create_gateway(settings)
+    elif service in SERVICES:
+        asgi = create_service_app(service, settings)
+    else:
+        _fail(f"unknown service {service!r}; one of {', '.join(SERVICES)} or 'all'", 2)
+    uvicorn.run(
+        asgi,  # type: ignore[arg-type]
+        host=host or settings.http_host,
+        port=port or settings.http_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # paths only would be fine, but query strings may hold search terms
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker for client journeys."""
+    from workflows.worker import run_worker
+
+    asyncio.run(run_worker(get_settings()))
+
+
+@app.command()
+def dev() -> None:
+    """Start the whole system on embedded defaults, load demo data, print the URLs."""
+    from polku.devrun import run
+
+    raise typer.Exit(run(get_settings()))
+
+
+@app.command("demo-data")
+def demo_data() -> None:
+    """Create the demo organisations, users and clients (once; a second run changes nothing)."""
+    from polku.demo import load_demo_data
+
+    summary = asyncio.run(load_demo_data(get_settings()))
+    typer.echo(summary)
+
+
+@orgs_app.command("add")
+def orgs_add(
+    name: Annotated[str, typer.Argument(help="organisation name")],
+    region: Annotated[str, typer.Option("--region", help="wellbeing region id, e.g. kymenlaakso")],
+) -> None:
+    """Add an organisation; prints its id."""
+    from shared.db import Database
+    from shared.identity import Identity, IdentityError
+
+    async def go(settings: Settings) -> uuid.UUID:
+        db = Database(settings, "platform", immediate=True)
+        try:
+            return await Identity(db).add_organisation(name, region)
+        finally:
+            await db.dispose()
+
+    try:
+        typer.echo(str(asyncio.run(go(get_settings()))))
+    except IdentityError as exc:
+        _fail(str(exc), 2)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument()],
+    org: Annotated[uuid.UUID, typer.Option("--org", help="organisation id")],
+    role: Annotated[Role, typer.Option("--role")],
+    fte: Annotated[float, typer.Option(help="full-time equivalent, for caseload")] = 1.0,
+) -> None:
+    """Add a user; reads the password from stdin, prints the user's id."""
+    from shared.db import Database
+    from shared.identity import Identity, IdentityError
+
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def go(settings: Settings) -> uuid.UUID:
+        db = Database(settings, "platform", immediate=True)
+        try:
+            return await Identity(db).add_user(org, username, password, role, fte=fte)
+        finally:
+            await db.dispose()
+
+    try:
+        typer.echo(str(asyncio.run(go(get_settings()))))
+    except IdentityError as exc:
+        _fail(str(exc), 2)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every organisation's audit hash chain; exit 1 naming the first broken link."""
+    from shared.audit import verify_chain
+    from shared.db import Database
+
+    async def go(settings: Settings) -> int:
+        db = Database(settings, "platform")
+        try:
+            reports = await verify_chain(db)
+        finally:
+            await db.dispose()
+        broken = 0
+        for r in reports:
+            if r.broken is None:
+                typer.echo(f"organisation {r.organisation_id}: {r.records} records, chain intact")
+            else:
+                broken += 1
+                typer.echo(str(r.broken))
+        if not reports:
+            typer.echo("no audit records yet")
+        return 1 if broken else 0
+
+    raise typer.Exit(asyncio.run(go(get_settings())))
+
+
+def main() -> None:
+    app()

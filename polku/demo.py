@@ -1,0 +1,133 @@
+"""Demo data: two organisations in two wellbeing regions, their users, ~40 clients
+spread over every phase. Users go straight into the platform database; clients and
+their moves go through the HTTP API, the same path a coach's actions take.
+
+Loading twice changes nothing: an organisation that exists already is left as it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import select
+
+from shared.contracts.journey import Role
+from shared.db import Database
+from shared.identity import Identity
+from shared.platform import Organisation
+from shared.settings import Settings
+
+DEMO_PASSWORD = "demo-salasana-2026"
+
+
+@dataclass(frozen=True)
+class DemoOrg:
+    name: str
+    region: str
+    users: tuple[tuple[str, Role, float], ...]
+    coaches_clients: int
+
+
+ORGS: tuple[DemoOrg, ...] = (
+    DemoOrg(
+        "Kymen työhönvalmennus",
+        "kymenlaakso",
+        (
+            ("kaisa.valmentaja", Role.COACH, 1.0),
+            ("mikko.valmentaja", Role.COACH, 0.8),
+            ("tiina.esihenkilo", Role.TEAM_LEAD, 1.0),
+            ("jari.yrityskoordinaattori", Role.EMPLOYER_COORDINATOR, 1.0),
+            ("aila.tarkastaja", Role.AUDITOR, 1.0),
+            ("paula.paakayttaja", Role.ORG_ADMIN, 1.0),
+            ("reijo.analyytikko", Role.REGION_ANALYST, 1.0),
+        ),
+        24,
+    ),
+    DemoOrg(
+        "Lapin polku",
+        "lappi",
+        (
+            ("leena.valmentaja", Role.COACH, 1.0),
+            ("lauri.esihenkilo", Role.TEAM_LEAD, 1.0),
+            ("sanna.tarkastaja", Role.AUDITOR, 1.0),
+        ),
+        16,
+    ),
+)
+
+FIRST = ("Aino", "Eino", "Helmi", "Onni", "Sofia", "Väinö", "Aada", "Leevi", "Iida", "Eetu", "Venla", "Niilo")
+LAST = ("Korhonen", "Virtanen", "Mäkinen", "Nieminen", "Mäkelä", "Hämäläinen", "Laine", "Heikkinen", "Koskinen")
+
+# Where each demo client's journey is taken, cycling: (moves) from INTAKE.
+SCENARIOS: tuple[tuple[dict[str, str], ...], ...] = (
+    (),
+    ({"action": "advance"},),
+    ({"action": "advance"}, {"action": "advance"}),
+    ({"action": "advance"}, {"action": "advance"}, {"action": "advance"}),
+    ({"action": "advance"}, {"action": "advance"}, {"action": "advance"}, {"action": "advance"}),
+    ({"action": "advance"}, {"action": "rest", "reason": "health_clarification", "review_date": "+30"}),
+    ({"action": "advance"}, {"action": "advance"}, {"action": "rest", "reason": "rehabilitative_work_activity", "review_date": "+60"}),
+    ({"action": "advance"}, {"action": "advance"}, {"action": "advance"}, {"action": "advance"}, {"action": "close", "outcome": "employed"}),
+)
+
+
+async def _ensure_org(identity: Identity, db: Database, spec: DemoOrg) -> tuple[uuid.UUID, bool]:
+    async with db.session() as s:
+        existing = (await s.execute(select(Organisation).where(Organisation.name == spec.name))).scalar_one_or_none()
+    if existing is not None:
+        return existing.id, False
+    org_id = await identity.add_organisation(spec.name, spec.region)
+    for username, role, fte in spec.users:
+        await identity.add_user(org_id, username, DEMO_PASSWORD, role, fte=fte)
+    return org_id, True
+
+
+def _resolve(move: dict[str, str]) -> dict[str, str]:
+    from datetime import date, timedelta
+
+    out = dict(move)
+    if out.get("review_date", "").startswith("+"):
+        out["review_date"] = (date.today() + timedelta(days=int(out["review_date"][1:]))).isoformat()
+    return out
+
+
+async def load_demo_data(settings: Settings, base_url: str | None = None) -> str:
+    db = Database(settings, "platform", immediate=True)
+    identity = Identity(db)
+    created: list[str] = []
+    try:
+        for n, spec in enumerate(ORGS):
+            org_id, new = await _ensure_org(identity, db, spec)
+            if not new:
+                continue
+            coaches = [u for u in await identity.users(org_id, Role.COACH)]
+            async with httpx.AsyncClient(base_url=base_url or settings.internal_api, timeout=30) as http:
+                r = await http.post(
+                    "/api/v1/auth/token", json={"username": coaches[0].username, "password": DEMO_PASSWORD}
+                )
+                r.raise_for_status()
+                http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+                for i in range(spec.coaches_clients):
+                    coach = coaches[i % len(coaches)]
+                    r = await http.post(
+                        "/api/v1/clients",
+                        json={
+                            "coach_id": str(coach.id),
+                            "first_name": FIRST[(i + n * 5) % len(FIRST)],
+                            "last_name": LAST[(i * 7 + n) % len(LAST)],
+                        },
+                    )
+                    r.raise_for_status()
+                    client_id = r.json()["client_id"]
+                    for move in SCENARIOS[i % len(SCENARIOS)]:
+                        r = await http.post(f"/api/v1/journeys/{client_id}/moves", json=_resolve(move))
+                        r.raise_for_status()
+            created.append(f"{spec.name} ({spec.region}): {spec.coaches_clients} clients, users "
+                           + ", ".join(u for u, _, _ in spec.users))
+    finally:
+        await db.dispose()
+    if not created:
+        return "demo data already loaded"
+    return "demo data loaded (password for every demo user: " + DEMO_PASSWORD + ")\n" + "\n".join(created)

@@ -1,0 +1,27 @@
+"""Builds the coaching service's FastAPI app: the web UI, login, and the journey API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.coaching import api, pages
+from services.coaching.models import OutboxEvent
+from shared import auth_api
+from shared.events import docs as event_docs
+from shared.service import ServiceContext, build_service_app, check_temporal
+from shared.settings import Settings
+
+
+async def _start(ctx: ServiceContext) -> None:
+    ctx.start_outbox(OutboxEvent)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return build_service_app(
+        "coaching",
+        [auth_api.router, api.router, event_docs.router, pages.router],
+        settings=settings,
+        on_start=[_start],
+        readiness=[check_temporal],
+        setup=pages.install,
+    )

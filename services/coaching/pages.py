@@ -1,0 +1,632 @@
+"""The coaching web UI: server-rendered pages (Jinja2 + htmx) on the single origin.
+
+``router`` holds the page routes; ``install(app)`` mounts ``/static`` and makes errors on
+page paths answer HTML while ``/api/...`` keeps problem+json. Call ``install`` after
+``install_problem_handlers`` (``build_service_app(..., setup=install)`` does), because it
+wraps the handlers already registered.
+
+Pages read other services' data through their APIs (``apiclient``) as the logged-in user,
+so the owning service enforces the role and organisation and writes the audit record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import inspect
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from babel.dates import get_timezone
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+
+from services.coaching.apiclient import ApiError, api_for
+from shared.auth import CSRF_FIELD, SESSION_COOKIE, Principal, check_csrf
+from shared.contracts.journey import Role
+from shared.i18n import LANG_COOKIE, N_, SUPPORTED, TIMEZONE, environment, negotiate, translator
+from shared.identity import Account
+from shared.problems import ProblemError, problem_response
+from shared.service import ctx_of
+
+UI_DIR = Path(__file__).parent / "ui"
+TEMPLATES = UI_DIR / "templates"
+STATIC = UI_DIR / "static"
+
+# Pre-login CSRF: the cookie holds a random nonce, the form an HMAC of it under the
+# deployment secret, so a cookie planted by a sibling host cannot forge a valid pair.
+LOGIN_CSRF_COOKIE = "polku_csrf"
+LANG_COOKIE_MAX_AGE = 365 * 86400
+CASELOAD_ROLES = frozenset({Role.COACH, Role.TEAM_LEAD, Role.ORG_ADMIN})
+NAMED_CLIENT_ROLES = frozenset({Role.COACH, Role.TEAM_LEAD})  # intake gives them names
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """An entry of the header navigation; later pages append to ``NAV``."""
+
+    path: str
+    label: str  # an English msgid, translated when rendered
+    roles: frozenset[Role] = field(default_factory=lambda: frozenset(Role))
+
+
+NAV: list[NavItem] = [NavItem("/", N_("Caseload"), CASELOAD_ROLES)]
+
+
+@dataclass(frozen=True)
+class PageUser:
+    principal: Principal
+    account: Account
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.account.id
+
+    @property
+    def role(self) -> Role:
+        return self.account.role
+
+    @property
+    def name(self) -> str:
+        return self.account.display_name or self.account.username
+
+    @property
+    def csrf(self) -> str:
+        return self.principal.csrf or ""
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; answered with a redirect to the login page."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def safe_next(value: str | None, *, allow_login: bool = False) -> str:
+    """``value`` if it is a path on this site, else ``/`` (no open redirects).
+
+    The login and logout pages are refused unless ``allow_login``, so a login never
+    lands back on itself."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    if not allow_login and parts.path.startswith(("/login", "/logout")):
+        return "/"
+    return value
+
+
+def _here(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _is_api(request: Request) -> bool:
+    path = request.url.path
+    return path == "/api" or path.startswith("/api/")
+
+
+def _session(request: Request) -> Principal | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        return ctx_of(request).tokens.decode(cookie, "session")
+    except ProblemError:
+        return None
+
+
+async def page_user(request: Request) -> PageUser:
+    """The logged-in user of a page, or ``LoginRequired``."""
+    principal = _session(request)
+    if principal is None:
+        raise LoginRequired()
+    account = await ctx_of(request).identity.account(principal.user_id)
+    if account is None:  # deactivated since the session began
+        raise LoginRequired()
+    return PageUser(principal, account)
+
+
+CurrentUser = Annotated[PageUser, Depends(page_user)]
+
+
+def _login_csrf_token(request: Request, nonce: str) -> str:
+    secret = ctx_of(request).keys.secret_key
+    return hmac.new(secret, b"polku-login-csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def _login_csrf(request: Request) -> tuple[str, str, bool]:
+    """(nonce, form token, whether the nonce cookie must be set)."""
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    fresh = not (16 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum())
+    if fresh:
+        nonce = secrets.token_urlsafe(24)
+    return nonce, _login_csrf_token(request, nonce), fresh
+
+
+def _login_csrf_ok(request: Request, submitted: str) -> bool:
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return bool(nonce and submitted) and hmac.compare_digest(_login_csrf_token(request, nonce), submitted)
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=ctx_of(request).settings.cookie_secure,
+    )
+
+
+def _clear_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=ctx_of(request).settings.cookie_secure)
+
+
+def _now() -> datetime:
+    return datetime.now(get_timezone(TIMEZONE))
+
+
+def _parse_time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def days_since(value: object, now: datetime | None = None) -> int | None:
+    """Whole calendar days (Finnish time) from ``value`` to now; None if not a time."""
+    since = _parse_time(value)
+    if since is None:
+        return None
+    zone = get_timezone(TIMEZONE)
+    today = (now or _now()).astimezone(zone).date()
+    start = since.astimezone(zone).date() if since.tzinfo else since.date()
+    return max(0, (today - start).days)
+
+
+# The pilot's tracking-sheet colours (shared/domain/IPS.md). The chip always shows the
+# status in words too, so colour is never the only carrier of meaning.
+_REST_COLOURS = {"health_clarification": "yellow", "rehabilitative_work_activity": "pink"}
+_OUTCOME_COLOURS = {
+    "employed": "green",
+    "education": "green",
+    "rehabilitative_work_activity": "pink",
+    "sick_leave": "yellow",
+    "returned_to_referrer": "red",
+    "work_ability_assessment": "red",  # moved to another measure
+}
+
+
+def chip_colour(status: str | None, rest_reason: str | None = None, outcome: str | None = None) -> str:
+    """The status chip's colour: light-green, green, yellow, pink, red or grey."""
+    if status == "ACTIVE":
+        return "light-green"
+    if status == "RESTING":
+        return _REST_COLOURS.get(rest_reason or "", "grey")
+    if status == "CLOSED":
+        return _OUTCOME_COLOURS.get(outcome or "", "grey")
+    return "grey"
+
+
+def _env(lang: str) -> Environment:
+    env = environment(TEMPLATES, lang)
+    env.globals["chip_colour"] = chip_colour  # idempotent; the environment is cached
+    return env
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    user: PageUser | None = None,
+    csrf_token: str | None = None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a page in the request's language, with the header's user, nav and forms."""
+    lang = negotiate(request)
+    nav = [item for item in NAV if user is not None and user.role in item.roles]
+    html = (
+        _env(lang)
+        .get_template(template)
+        .render(
+            user=user,
+            csrf_token=csrf_token if csrf_token is not None else (user.csrf if user else None),
+            csrf_field=CSRF_FIELD,
+            nav=nav,
+            path=request.url.path,
+            here=_here(request),
+            **context,
+        )
+    )
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={
+            # Pages carry personal data: never cache them, nor serve one language's copy to another.
+            "Cache-Control": "no-store",
+            "Content-Language": lang,
+            "Vary": "Cookie, Accept-Language",
+        },
+    )
+
+
+def error_page(
+    request: Request, status: int, title: str, message: str, *, user: PageUser | None = None
+) -> HTMLResponse:
+    """An HTML error page; ``title`` and ``message`` are msgids translated here."""
+    _ = translator(negotiate(request)).gettext
+    return render(request, "error.html", user=user, status=status, title=_(title), message=_(message))
+
+
+def not_found_page(request: Request, user: PageUser | None = None) -> HTMLResponse:
+    # The same page whether the client does not exist or belongs to another organisation.
+    return error_page(
+        request,
+        404,
+        N_("No such client"),
+        N_("There is no client at this address in your organisation."),
+        user=user,
+    )
+
+
+def _login_page(
+    request: Request, *, status: int = 200, error: str | None = None, username: str = "", next_path: str = "/"
+) -> HTMLResponse:
+    nonce, token, fresh = _login_csrf(request)
+    response = render(
+        request, "login.html", csrf_token=token, status=status, error=error, username=username, next=next_path
+    )
+    if fresh:
+        _set_cookie(request, response, LOGIN_CSRF_COOKIE, nonce, None)
+    return response
+
+
+# --------------------------------------------------------------------------- login
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str = "/") -> Response:
+    if _session(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, next_path=safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    _ = translator(negotiate(request)).gettext
+    next_path = safe_next(next)
+    if not _login_csrf_ok(request, csrf_token):
+        return _login_page(
+            request,
+            status=403,
+            error=_("The form has expired. Please try again."),
+            username=username,
+            next_path=next_path,
+        )
+    ctx = ctx_of(request)
+    account = await ctx.identity.authenticate(username.strip(), password) if username.strip() and password else None
+    if account is None:
+        return _login_page(
+            request, status=401, error=_("Wrong username or password."), username=username, next_path=next_path
+        )
+    token, _csrf = ctx.tokens.session_token(account)
+    response = RedirectResponse(next_path, status_code=303)
+    _set_cookie(request, response, SESSION_COOKIE, token, ctx.settings.session_ttl_seconds)
+    _clear_cookie(request, response, LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    principal = _session(request)
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    check_csrf(principal, csrf_token)
+    response = RedirectResponse("/login", status_code=303)
+    _clear_cookie(request, response, SESSION_COOKIE)
+    return response
+
+
+@router.post("/language")
+async def set_language(
+    request: Request,
+    lang: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    principal = _session(request)
+    if principal is not None:
+        check_csrf(principal, csrf_token)
+    elif not _login_csrf_ok(request, csrf_token):
+        raise ProblemError(403, "Forbidden", "The form has expired; reload the page.", code="csrf_failed")
+    # Before login the switcher sits on the login page, which keeps its own ?next=.
+    response = RedirectResponse(safe_next(next, allow_login=principal is None), status_code=303)
+    if lang in SUPPORTED:
+        _set_cookie(request, response, LANG_COOKIE, lang, LANG_COOKIE_MAX_AGE)
+    return response
+
+
+# --------------------------------------------------------------------------- caseload
+
+
+@dataclass
+class ClientRow:
+    client_id: str
+    name: str | None
+    phase: str
+    status: str
+    colour: str
+    rest_reason: str | None
+    outcome: str | None
+    since: str
+    days: int | None
+
+
+@dataclass
+class CoachView:
+    coach_id: str
+    name: str
+    is_me: bool
+    fte: float
+    capacity: int
+    active: int
+    clients: list[ClientRow]
+
+    @property
+    def over(self) -> bool:
+        return self.active > self.capacity
+
+
+def _full_name(record: Mapping[str, Any]) -> str:
+    return f"{record.get('first_name', '')} {record.get('last_name', '')}".strip()
+
+
+def caseload_view(
+    report: Mapping[str, Any], names: Mapping[str, str], staff: Mapping[str, str], me: uuid.UUID
+) -> list[CoachView]:
+    """The dashboard's coaches and client rows from the caseload report and the registry."""
+    coaches: list[CoachView] = []
+    for coach in report.get("coaches", []):
+        coach_id = str(coach.get("coach_id"))
+        rows = [
+            ClientRow(
+                client_id=str(c["client_id"]),
+                name=names.get(str(c["client_id"])),
+                phase=str(c.get("phase", "")),
+                status=str(c.get("status", "")),
+                colour=chip_colour(c.get("status"), c.get("rest_reason"), c.get("outcome")),
+                rest_reason=c.get("rest_reason"),
+                outcome=c.get("outcome"),
+                since=str(c.get("since", "")),
+                days=days_since(c.get("since")),
+            )
+            for c in coach.get("clients", [])
+        ]
+        rows.sort(key=lambda r: ((r.name or "\uffff").casefold(), r.client_id))
+        coaches.append(
+            CoachView(
+                coach_id=coach_id,
+                name=staff.get(coach_id) or coach.get("username") or coach_id,
+                is_me=coach_id == str(me),
+                fte=float(coach.get("fte", 1.0)),
+                capacity=int(coach.get("capacity", round(20 * float(coach.get("fte", 1.0))))),
+                active=int(coach.get("active_clients", 0)),
+                clients=rows,
+            )
+        )
+    coaches.sort(key=lambda c: (not c.is_me, c.name.casefold()))
+    return coaches
+
+
+async def _staff_names(request: Request, organisation_id: uuid.UUID) -> dict[str, str]:
+    users = await ctx_of(request).identity.users(organisation_id)
+    return {str(u.id): u.display_name or u.username for u in users}
+
+
+async def _with_api_errors(request: Request, user: PageUser, build: Callable[[], Awaitable[Response]]) -> Response:
+    """Answer a failed service call with an HTML page instead of a stack trace."""
+    try:
+        return await build()
+    except ApiError as exc:
+        if exc.status == 403:
+            return error_page(
+                request, 403, N_("Not allowed"), N_("Your role does not give access to this page."), user=user
+            )
+        return error_page(
+            request,
+            503,
+            N_("Service unavailable"),
+            N_("Part of the service did not answer. Please try again in a moment."),
+            user=user,
+        )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def dashboard(request: Request, user: CurrentUser) -> Response:
+    async def build() -> Response:
+        if user.role not in CASELOAD_ROLES:
+            return render(request, "dashboard.html", user=user, coaches=None, data_as_of=None)
+        async with api_for(request, user.account) as api:
+            if user.role in NAMED_CLIENT_ROLES:
+                coach_filter = user.id if user.role == Role.COACH else None
+                report, registry = await asyncio.gather(api.caseload(), api.clients(coach_filter))
+            else:
+                report, registry = await api.caseload(), []
+        names = {str(r["client_id"]): _full_name(r) for r in registry}
+        staff = await _staff_names(request, user.account.organisation_id)
+        report = report or {}
+        return render(
+            request,
+            "dashboard.html",
+            user=user,
+            coaches=caseload_view(report, names, staff, user.id),
+            data_as_of=report.get("data_as_of"),
+            per_fte=report.get("caseload_per_fte", 20),
+            show_clients=user.role in NAMED_CLIENT_ROLES,
+        )
+
+    return await _with_api_errors(request, user, build)
+
+
+# --------------------------------------------------------------------------- client
+
+
+@router.get("/clients/{client_id}", response_class=HTMLResponse)
+async def client_page(client_id: str, request: Request, user: CurrentUser) -> Response:
+    try:
+        cid = uuid.UUID(client_id)
+    except ValueError:
+        return not_found_page(request, user)
+
+    async def build() -> Response:
+        async with api_for(request, user.account) as api:
+            client = await api.client(cid)
+            if client is None or str(client.get("organisation_id")) != str(user.account.organisation_id):
+                return not_found_page(request, user)
+            journey, timeline = await asyncio.gather(api.journey(cid), api.timeline(cid))
+        staff = await _staff_names(request, user.account.organisation_id)
+        return render(
+            request,
+            "client.html",
+            user=user,
+            client=client,
+            name=_full_name(client),
+            journey=journey,
+            colour=chip_colour(
+                (journey or {}).get("status"), (journey or {}).get("rest_reason"), (journey or {}).get("outcome")
+            ),
+            coach_name=staff.get(str((journey or client).get("coach_id")), ""),
+            timeline=list(reversed(timeline or [])),  # newest first
+            staff=staff,
+        )
+
+    return await _with_api_errors(request, user, build)
+
+
+# --------------------------------------------------------------------------- install
+
+_Handler = Callable[[Request, Any], Awaitable[Response]]
+_AnyHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+_HTTP_PAGES: dict[int, tuple[str, str]] = {
+    400: (N_("Bad request"), N_("The request could not be understood.")),
+    403: (N_("Not allowed"), N_("The form has expired or you may not do this. Reload the page and try again.")),
+    404: (N_("Page not found"), N_("There is no page at this address.")),
+    405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
+    503: (N_("Service unavailable"), N_("Part of the service did not answer. Please try again in a moment.")),
+}
+
+
+def _page_for_status(request: Request, status: int) -> HTMLResponse:
+    title, message = _HTTP_PAGES.get(
+        status, (N_("Something went wrong"), N_("The request could not be completed. Please try again."))
+    )
+    return error_page(request, status, title, message)
+
+
+async def _problem_json(request: Request, exc: Exception) -> JSONResponse:
+    # Only used if install() ran before the problem handlers existed.
+    if isinstance(exc, ProblemError):
+        return problem_response(exc.status, exc.title, exc.detail, code=exc.code, headers=exc.headers)
+    if isinstance(exc, StarletteHTTPException):
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(exc.status_code, "Error", str(exc.detail), headers=headers)
+    return problem_response(422, "Unprocessable Content", "The request has invalid fields.", code="validation_failed")
+
+
+def _html_unless_api(previous: _AnyHandler | None) -> _Handler:
+    async def handle(request: Request, exc: Any) -> Response:
+        if _is_api(request):
+            answer = (previous or _problem_json)(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        if isinstance(exc, ProblemError):
+            if exc.status == 401:
+                return _login_redirect(request)
+            return _page_for_status(request, exc.status)
+        if isinstance(exc, StarletteHTTPException):
+            return _page_for_status(request, exc.status_code)
+        return _page_for_status(request, 400)  # RequestValidationError on a page
+
+    return handle
+
+
+def _login_redirect(request: Request) -> Response:
+    target = "/login"
+    here = _here(request)
+    if request.method in ("GET", "HEAD") and safe_next(here) != "/":
+        target += "?next=" + quote(here, safe="/")
+    if request.headers.get("hx-request") == "true":
+        # htmx would swap a followed redirect into the page; tell it to navigate instead.
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    response = RedirectResponse(target, status_code=303)
+    if request.cookies.get(SESSION_COOKIE):
+        _clear_cookie(request, response, SESSION_COOKIE)  # expired or no longer valid
+    return response
+
+
+async def _on_login_required(request: Request, _exc: Exception) -> Response:
+    return _login_redirect(request)
+
+
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    status = exc.status if isinstance(exc, ApiError) else 502
+    if _is_api(request):
+        return problem_response(502, "Bad Gateway", "A service did not answer.", code="upstream_failed")
+    return _page_for_status(request, 403 if status == 403 else 503)
+
+
+def install(app: FastAPI) -> None:
+    """Mount the static files and answer page errors with HTML (``/api/...`` keeps problem+json)."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for cls in (ProblemError, StarletteHTTPException, RequestValidationError):
+        previous: _AnyHandler | None = app.exception_handlers.get(cls)
+        app.add_exception_handler(cls, _html_unless_api(previous))
+    app.add_exception_handler(LoginRequired, _on_login_required)
+    app.add_exception_handler(ApiError, _on_api_error)
+
+
+__all__ = [
+    "NAV",
+    "ClientRow",
+    "CoachView",
+    "LoginRequired",
+    "NavItem",
+    "PageUser",
+    "caseload_view",
+    "chip_colour",
+    "days_since",
+    "install",
+    "page_user",
+    "render",
+    "router",
+    "safe_next",
+]

@@ -1,0 +1,38 @@
+"""The login route and ``/me``, mounted by the coaching service (the web UI's home)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from shared.auth import ALL_ROLES, Principal, requires, unauthorized
+from shared.contracts.api import Me, TokenRequest, TokenResponse
+from shared.service import ctx_of
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Exchange a username and password for a bearer token",
+    responses={401: {"description": "Wrong username or password"}},
+)
+async def issue_token(body: TokenRequest, request: Request) -> TokenResponse:
+    ctx = ctx_of(request)
+    account = await ctx.identity.authenticate(body.username, body.password)
+    if account is None:
+        raise unauthorized("Wrong username or password.", "invalid_credentials")
+    return TokenResponse(access_token=ctx.tokens.access_token(account), expires_in=ctx.tokens.token_ttl)
+
+
+@router.get("/me", response_model=Me, summary="Who the caller is")
+async def me(principal: Annotated[Principal, Depends(requires(*ALL_ROLES))]) -> Me:
+    return Me(
+        id=principal.user_id,
+        username=principal.username,
+        role=principal.role,
+        organisation_id=principal.organisation_id,
+        region_id=principal.region_id,
+    )

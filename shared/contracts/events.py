@@ -1,0 +1,109 @@
+"""Domain events on NATS JetStream.
+
+Every event is a flat pydantic model: the envelope fields of ``Event`` plus its own
+ids and codes. Subject: ``polku.{organisation_id}.{type}``, e.g.
+``polku.3f0c….journey.started``. The event id is the JetStream de-duplication id
+(``Nats-Msg-Id``), so a retried publish is stored once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.contracts.journey import Outcome, Phase, RestReason, Status
+
+
+class Event(BaseModel):
+    """The envelope. No personal data: ids, codes and times only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    schema_version: int = 1
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    organisation_id: uuid.UUID
+    region_id: str
+    traceparent: str | None = None
+
+    # The stream the event's subject belongs to (see shared.events.streams).
+    area: ClassVar[str] = "journey"
+
+    def subject(self) -> str:
+        return f"polku.{self.organisation_id}.{self.type}"
+
+
+class JourneyEvent(Event):
+    area: ClassVar[str] = "journey"
+    client_id: uuid.UUID
+    journey_id: str
+    coach_id: uuid.UUID
+    episode: int = 1
+    phase: Phase
+    status: Status
+    actor_id: uuid.UUID | None = None
+    actor_role: str | None = None
+    # Position of the matching entry in the journey timeline (the workflow's audit trail).
+    timeline_seq: int | None = None
+
+
+class JourneyStarted(JourneyEvent):
+    type: Literal["journey.started"] = "journey.started"
+
+
+class JourneyMoved(JourneyEvent):
+    """An accepted move: advance, step back, rest, resume, close, reopen, reassign."""
+
+    type: Literal["journey.moved"] = "journey.moved"
+    action: str
+    from_phase: Phase
+    from_status: Status
+    from_coach_id: uuid.UUID | None = None
+    rest_reason: RestReason | None = None
+    outcome: Outcome | None = None
+    reason_ref: str | None = None
+    review_date: date | None = None
+
+
+class MilestoneRecorded(JourneyEvent):
+    type: Literal["journey.milestone_recorded"] = "journey.milestone_recorded"
+    kind: str
+    milestone_occurred_at: datetime
+    # The milestone's code: disclosure criterion (a-d) or contact place.
+    code: str | None = None
+    contact_mode: str | None = None
+    reason_ref: str | None = None
+
+
+class ReminderDue(JourneyEvent):
+    type: Literal["journey.reminder_due"] = "journey.reminder_due"
+    reminder: str
+    due_at: datetime
+
+
+class ClientRegistered(Event):
+    area: ClassVar[str] = "intake"
+    type: Literal["client.registered"] = "client.registered"
+    client_id: uuid.UUID
+    coach_id: uuid.UUID
+    referral_id: uuid.UUID | None = None
+
+
+AnyJourneyEvent = Annotated[
+    JourneyStarted | JourneyMoved | MilestoneRecorded | ReminderDue,
+    Field(discriminator="type"),
+]
+
+AnyEvent = Annotated[
+    JourneyStarted | JourneyMoved | MilestoneRecorded | ReminderDue | ClientRegistered,
+    Field(discriminator="type"),
+]
+ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def parse_event(raw: bytes | str) -> AnyEvent:
+    return ANY_EVENT.validate_json(raw)

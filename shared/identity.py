@@ -1,0 +1,132 @@
+"""Organisations and user accounts (local accounts with argon2 password hashes)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+
+from shared.contracts.journey import Role
+from shared.db import Database
+from shared.platform import Organisation, User
+
+_hasher = PasswordHasher()
+# Verifying against this keeps a wrong username as slow as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class IdentityError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Account:
+    id: uuid.UUID
+    username: str
+    role: Role
+    organisation_id: uuid.UUID
+    region_id: str
+    display_name: str | None
+    fte: float
+
+
+class Identity:
+    def __init__(self, platform: Database) -> None:
+        self._db = platform
+
+    async def add_organisation(self, name: str, region_id: str) -> uuid.UUID:
+        if not name.strip() or not region_id.strip():
+            raise IdentityError("organisation name and region are required")
+        async with self._db.session() as s, s.begin():
+            org = Organisation(id=uuid.uuid4(), name=name.strip(), region_id=region_id.strip())
+            s.add(org)
+        return org.id
+
+    async def organisation(self, org_id: uuid.UUID) -> Organisation | None:
+        async with self._db.session() as s:
+            return await s.get(Organisation, org_id)
+
+    async def organisations(self) -> list[Organisation]:
+        async with self._db.session() as s:
+            return list((await s.execute(select(Organisation).order_by(Organisation.name))).scalars())
+
+    async def add_user(
+        self,
+        org_id: uuid.UUID,
+        username: str,
+        password: str,
+        role: Role,
+        *,
+        display_name: str | None = None,
+        fte: float = 1.0,
+    ) -> uuid.UUID:
+        username = username.strip()
+        if not username or len(username) > 100:
+            raise IdentityError("username must be 1-100 characters")
+        if len(password) < 8:
+            raise IdentityError("password must be at least 8 characters")
+        if not 0 < fte <= 1.0:
+            raise IdentityError("fte must be above 0 and at most 1")
+        async with self._db.session() as s, s.begin():
+            if await s.get(Organisation, org_id) is None:
+                raise IdentityError(f"no organisation {org_id}")
+            taken = await s.scalar(select(func.count()).select_from(User).where(User.username == username))
+            if taken:
+                raise IdentityError(f"username {username!r} is taken")
+            user = User(
+                id=uuid.uuid4(),
+                organisation_id=org_id,
+                username=username,
+                password_hash=_hasher.hash(password),
+                role=role.value,
+                display_name=display_name,
+                fte=fte,
+            )
+            s.add(user)
+        return user.id
+
+    async def _account(self, user: User) -> Account:
+        async with self._db.session() as s:
+            org = await s.get(Organisation, user.organisation_id)
+        assert org is not None
+        return Account(
+            id=user.id,
+            username=user.username,
+            role=Role(user.role),
+            organisation_id=user.organisation_id,
+            region_id=org.region_id,
+            display_name=user.display_name,
+            fte=user.fte,
+        )
+
+    async def authenticate(self, username: str, password: str) -> Account | None:
+        async with self._db.session() as s:
+            user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+        if user is None or not user.active:
+            try:
+                _hasher.verify(_DUMMY_HASH, password)
+            except VerificationError:
+                pass
+            return None
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return await self._account(user)
+
+    async def account(self, user_id: uuid.UUID) -> Account | None:
+        async with self._db.session() as s:
+            user = await s.get(User, user_id)
+        if user is None or not user.active:
+            return None
+        return await self._account(user)
+
+    async def users(self, org_id: uuid.UUID, role: Role | None = None) -> list[User]:
+        async with self._db.session() as s:
+            q = select(User).where(User.organisation_id == org_id, User.active.is_(True))
+            if role is not None:
+                q = q.where(User.role == role.value)
+            return list((await s.execute(q.order_by(User.username))).scalars())

@@ -1,0 +1,89 @@
+"""Settings for every Polku process, read from the environment (prefix ``POLKU_``).
+
+The embedded default (``polku dev``) and production differ only in these values.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES: tuple[str, ...] = ("intake", "coaching", "employer", "reporting")
+# "platform" holds what every service shares: organisations, users and the audit log.
+DATABASES: tuple[str, ...] = ("platform", *SERVICES)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLKU_", extra="ignore")
+
+    data_dir: Path = Field(Path(".polku"), description="Where the embedded stack keeps its files")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, description="The single origin of the web UI and every API")
+    api_base_url: str | None = Field(
+        None, description="Where services reach each other's APIs; default the single origin"
+    )
+    # In cluster mode each service listens on its own port from this base upwards.
+    service_port_base: int = 8100
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "polku-journeys"
+    temporal_ui_port: int = 8233
+    temporal_ui_url: str | None = None
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_port: int = 4222
+
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Unset: one SQLite file per service under data_dir. "
+        "PostgreSQL (postgresql+asyncpg://...): one schema per service.",
+    )
+
+    secret_key: SecretStr | None = Field(
+        None, description="Signs tokens and sessions. Unset in dev: generated into data_dir/keys.json"
+    )
+    field_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Field-encryption keys by key id (base64, 32 bytes). The active one encrypts; "
+        "the others still decrypt, so keys can rotate.",
+    )
+    field_key_active: str | None = None
+    blind_index_key: SecretStr | None = None
+
+    token_ttl_seconds: int = 3600
+    session_ttl_seconds: int = 8 * 3600
+    cookie_secure: bool = Field(False, description="Set on https deployments")
+
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP collector, e.g. http://otel:4318")
+    log_level: str = "INFO"
+
+    # Journey timers (seconds), shortened by tests.
+    employer_contact_due_s: int = 30 * 86400
+    disclosure_revisit_s: int = 61 * 86400
+    follow_along_first_s: int = 3 * 86400
+    follow_along_weekly_s: int = 7 * 86400
+    follow_along_first_month_s: int = 30 * 86400
+    follow_along_monthly_s: int = 30 * 86400
+    silence_outreach_s: int = 30 * 86400
+    journey_history_limit: int = 10_000
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def internal_api(self) -> str:
+        return (self.api_base_url or self.origin).rstrip("/")
+
+    def sqlite_path(self, database: str) -> Path:
+        return self.data_dir / f"{database}.db"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,76 @@
+"""Organisation isolation: every route that takes a client id answers 404 to another
+organisation, through the API and the web UI. The routes are read from the services'
+route tables, so a new route is covered (or fails for want of an example body)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from polku.gateway import create_service_app
+from shared.contracts.journey import Role
+from shared.routes import iter_routes
+from shared.settings import SERVICES
+from tests.conftest import Live
+
+# Valid bodies for write routes, so that the organisation check, not validation, answers.
+EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/journeys/{client_id}/moves"): {"action": "advance"},
+    ("POST", "/api/v1/journeys/{client_id}/milestones"): {
+        "kind": "contact_made",
+        "occurred_at": "2026-01-05T10:00:00Z",
+        "place": "office",
+    },
+}
+
+
+def client_routes() -> list[tuple[str, str, frozenset[Role]]]:
+    found = []
+    for service in SERVICES:
+        for route in iter_routes(create_service_app(service)):
+            if "{client_id}" not in route.path:
+                continue
+            for method in sorted(route.methods - {"HEAD"}):
+                found.append((method, route.path, route.roles or frozenset()))
+    return found
+
+
+ROUTES = client_routes()
+
+
+def test_the_route_walk_finds_routes() -> None:
+    paths = {p for _, p, _ in ROUTES}
+    assert "/api/v1/clients/{client_id}" in paths
+    assert "/api/v1/journeys/{client_id}" in paths
+
+
+@pytest.mark.parametrize(("method", "path", "roles"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+def test_other_organisations_client_is_404(live: Live, method: str, path: str, roles: frozenset[Role]) -> None:
+    org_a = live.add_org()
+    org_b = live.add_org()
+    client_id = live.register_client(org_a, "Venla", "Heikkinen")["client_id"]
+    url = path.replace("{client_id}", client_id)
+    assert not re.search(r"{\w+}", url), f"{path}: add the other path parameters to this test"
+    body = EXAMPLE_BODIES.get((method, path))
+    if method in ("POST", "PUT", "PATCH"):
+        assert body is not None, f"add an example body for {method} {path} to EXAMPLE_BODIES"
+
+    if path.startswith("/api/"):
+        role = next((r for r in (Role.COACH, Role.TEAM_LEAD, Role.AUDITOR) if r in roles), None)
+        assert role is not None, f"{method} {path} declares no role requirement"
+        # The owner's organisation gets an answer (not 404) ...
+        with live.http(live.username(org_a, role)) as http:
+            own = http.request(method, url, json=body)
+            assert own.status_code != 404, own.text
+        # ... the other organisation gets 404, and nothing of the client.
+        with live.http(live.username(org_b, role)) as http:
+            r = http.request(method, url, json=body)
+    else:
+        own_session = live.browser_session(org_a, Role.COACH)
+        assert own_session.get(url).status_code == 200
+        session = live.browser_session(org_b, Role.COACH)
+        r = session.request(method, url, data=body)
+    assert r.status_code == 404, r.text
+    assert "Venla" not in r.text and "Heikkinen" not in r.text

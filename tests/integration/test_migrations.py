@@ -1,0 +1,41 @@
+"""Migrations and models agree, on SQLite and PostgreSQL, and upgrading twice is harmless."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
+
+from shared.db import create_engine, is_sqlite, database_url
+from shared.migrations import upgrade_all
+from shared.settings import DATABASES, Settings
+
+
+def _metadata(database: str) -> MetaData:
+    if database == "platform":
+        from shared.platform import PlatformBase
+
+        return PlatformBase.metadata
+    module = __import__(f"services.{database}.models", fromlist=["x"])
+    base = getattr(module, f"{database.capitalize()}Base")
+    return base.metadata  # type: ignore[no-any-return]
+
+
+async def test_models_match_migrations(db_settings: Settings) -> None:
+    await asyncio.to_thread(upgrade_all, db_settings)
+    await asyncio.to_thread(upgrade_all, db_settings)
+    for database in DATABASES:
+        engine = create_engine(db_settings, database)
+        sqlite = is_sqlite(database_url(db_settings, database))
+        async with engine.connect() as conn:
+
+            def diff(sync_conn):  # type: ignore[no-untyped-def]
+                opts = {} if sqlite else {"include_schemas": False}
+                ctx = MigrationContext.configure(sync_conn, opts=opts)
+                return compare_metadata(ctx, _metadata(database))
+
+            changes = await conn.run_sync(diff)
+        await engine.dispose()
+        assert changes == [], f"{database}: models and migrations differ: {changes}"

@@ -1,0 +1,258 @@
+"""The web UI's pages against the whole stack: login, CSRF, caseload, client page, languages."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import httpx
+import pytest
+
+from shared.contracts.journey import Role
+from tests.conftest import PASSWORD, Live, Org
+
+T = TypeVar("T")
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _wait_for(predicate: Callable[[], T | None], timeout: float = 20.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.3)
+
+
+def _page_with(session: httpx.Client, path: str, text: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        r = session.get(path)
+        return r.text if r.status_code == 200 and text in r.text else None
+
+    return check
+
+
+def _csrf(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "no csrf token in the page"
+    return match.group(1)
+
+
+def _set_cookie(response: httpx.Response, name: str) -> str:
+    (header,) = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
+    return header
+
+
+@pytest.fixture(scope="module")
+def org(live: Live) -> Org:
+    return live.add_org()
+
+
+@pytest.fixture(scope="module")
+def other_org(live: Live) -> Org:
+    return live.add_org()
+
+
+@pytest.fixture(scope="module")
+def client(live: Live, org: Org) -> dict[str, str]:
+    first, last = "Aino", f"Korhonen-{uuid.uuid4().hex[:6]}"
+    created = live.register_client(org, first, last)
+    return {"client_id": created["client_id"], "name": f"{first} {last}"}
+
+
+@pytest.fixture()
+def coach(live: Live, org: Org) -> Iterator[httpx.Client]:
+    with live.browser_session(org, Role.COACH) as session:
+        yield session
+
+
+# --------------------------------------------------------------------------- login
+
+
+def test_login_with_wrong_password_is_401_with_the_error(live: Live, org: Org) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        token = _csrf(http.get("/login").text)
+        r = http.post(
+            "/login",
+            data={"username": live.username(org, Role.COACH), "password": "wrong-password", "csrf_token": token},
+        )
+        assert r.status_code == 401
+        assert r.headers["content-type"].startswith("text/html")
+        assert "Väärä käyttäjätunnus tai salasana." in r.text
+        assert "polku_session" not in r.headers.get("set-cookie", "")
+
+
+def test_login_sets_a_safe_session_cookie_and_redirects(live: Live, org: Org) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        page = http.get("/login")
+        assert "httponly" in _set_cookie(page, "polku_csrf").lower()
+        r = http.post(
+            "/login",
+            data={
+                "username": live.username(org, Role.COACH),
+                "password": PASSWORD,
+                "csrf_token": _csrf(page.text),
+                "next": "/clients",
+            },
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/clients"
+        cookie = _set_cookie(r, "polku_session")
+        attributes = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")[1:]}
+        assert "httponly" in attributes
+        assert attributes["samesite"].lower() == "samesite=lax"
+        assert attributes["path"] == "Path=/"
+        assert attributes["max-age"] == f"Max-Age={live.settings.session_ttl_seconds}"
+        assert "secure" not in attributes  # POLKU_COOKIE_SECURE=false in the test stack
+
+
+def test_login_ignores_an_absolute_next(live: Live, org: Org) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        token = _csrf(http.get("/login").text)
+        r = http.post(
+            "/login",
+            data={
+                "username": live.username(org, Role.COACH),
+                "password": PASSWORD,
+                "csrf_token": token,
+                "next": "https://evil.example/",
+            },
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_pages_redirect_to_login_when_not_logged_in(live: Live) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        r = http.get("/clients/" + str(uuid.uuid4()))
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/login?next=/clients/")
+        assert http.get("/").headers["location"] == "/login"
+        r = http.get("/", headers={"HX-Request": "true"})
+        assert r.headers["hx-redirect"] == "/login"
+
+
+def test_an_invalid_session_cookie_sends_to_login(live: Live) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=30, cookies={"polku_session": "not-a-jwt"}) as http:
+        r = http.get("/")
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+# --------------------------------------------------------------------------- CSRF
+
+
+def test_form_posts_without_csrf_are_403(live: Live, coach: httpx.Client) -> None:
+    for path, data in (("/logout", {}), ("/language", {"lang": "en"}), ("/logout", {"csrf_token": "forged"})):
+        r = coach.post(path, data=data)
+        assert r.status_code == 403, path
+        assert r.headers["content-type"].startswith("text/html")
+    assert coach.get("/").status_code == 200  # still logged in, language unchanged
+    assert "polku_lang" not in coach.cookies
+
+
+def test_login_without_csrf_is_403(live: Live, org: Org) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        http.get("/login")
+        r = http.post("/login", data={"username": live.username(org, Role.COACH), "password": PASSWORD})
+        assert r.status_code == 403
+        assert "polku_session" not in r.headers.get("set-cookie", "")
+
+
+def test_logout_clears_the_session(live: Live, coach: httpx.Client) -> None:
+    r = coach.post("/logout", data={"csrf_token": _csrf(coach.get("/").text)})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    cookie = _set_cookie(r, "polku_session")
+    assert "Max-Age=0" in cookie or "expires=Thu, 01 Jan 1970" in cookie
+    assert coach.get("/").status_code == 303
+
+
+# --------------------------------------------------------------------------- caseload
+
+
+def test_caseload_lists_a_registered_client(live: Live, coach: httpx.Client, client: dict[str, str]) -> None:
+    # The caseload comes from reporting's projection, which follows the events.
+    page = _wait_for(_page_with(coach, "/", client["name"]))
+    assert f'href="/clients/{client["client_id"]}"' in page
+    assert "Palveluun hakeutuminen" in page  # INTAKE, in Finnish
+    assert "Aktiivinen" in page and "chip--light-green" in page
+    assert "1 / 20" in page  # the caseload meter
+    assert "Tiedot päivitetty" in page  # data as of
+    assert coach.get("/").headers["cache-control"] == "no-store"
+
+
+def test_team_lead_sees_the_coaches_caseloads(live: Live, org: Org, client: dict[str, str]) -> None:
+    with live.browser_session(org, Role.TEAM_LEAD) as lead:
+        page = _wait_for(_page_with(lead, "/", client["name"]))
+        assert live.username(org, Role.COACH) in page
+        assert "Esihenkilö" in page  # the header's role
+
+
+def test_roles_without_a_caseload_get_a_page_not_an_error(live: Live, org: Org) -> None:
+    with live.browser_session(org, Role.AUDITOR) as auditor:
+        r = auditor.get("/")
+        assert r.status_code == 200 and "Tarkastaja" in r.text
+
+
+# --------------------------------------------------------------------------- client page
+
+
+def test_client_page_shows_the_journey(live: Live, coach: httpx.Client, client: dict[str, str]) -> None:
+    r = coach.get(f"/clients/{client['client_id']}")
+    assert r.status_code == 200
+    assert f"<h1>{client['name']}</h1>" in r.text
+    assert "Palveluun hakeutuminen" in r.text and "Aktiivinen" in r.text
+    assert "Asiakkuus alkoi" in r.text  # the timeline's first entry
+
+
+def test_another_organisations_client_is_a_404_without_data(live: Live, other_org: Org, client: dict[str, str]) -> None:
+    with live.browser_session(other_org, Role.COACH) as outsider:
+        for path in (f"/clients/{client['client_id']}", f"/clients/{uuid.uuid4()}", "/clients/not-a-uuid"):
+            r = outsider.get(path)
+            assert r.status_code == 404, path
+            assert r.headers["content-type"].startswith("text/html")
+            assert "Asiakasta ei löydy" in r.text
+            assert client["name"] not in r.text and client["name"].split()[1] not in r.text
+
+
+def test_api_paths_keep_problem_json(live: Live, coach: httpx.Client) -> None:
+    r = coach.get(f"/api/v1/clients/{uuid.uuid4()}")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    r = coach.get("/api/v1/no-such-route")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    r = coach.get("/no-such-page")
+    assert r.status_code == 404 and "Sivua ei löydy" in r.text
+
+
+def test_static_files_are_served(live: Live) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        assert http.get("/static/htmx.min.js").status_code == 200
+        assert http.get("/static/polku.css").headers["content-type"].startswith("text/css")
+
+
+# --------------------------------------------------------------------------- languages
+
+
+def test_language_switch_changes_the_page(live: Live, coach: httpx.Client) -> None:
+    page = coach.get("/")
+    assert '<html lang="fi">' in page.text and "Asiakkuudet" in page.text
+    r = coach.post("/language", data={"lang": "en", "csrf_token": _csrf(page.text), "next": "/?x=1"})
+    assert r.status_code == 303 and r.headers["location"] == "/?x=1"
+    assert "polku_lang=en" in _set_cookie(r, "polku_lang")
+    page = coach.get("/")
+    assert '<html lang="en">' in page.text and "Caseload" in page.text and "Log out" in page.text
+    assert page.headers["content-language"] == "en"
+    coach.post("/language", data={"lang": "sv", "csrf_token": _csrf(page.text)})
+    assert "Logga ut" in coach.get("/").text
+
+
+def test_accept_language_picks_swedish_before_login(live: Live) -> None:
+    with httpx.Client(base_url=live.base_url, timeout=30, headers={"Accept-Language": "sv-FI,sv;q=0.9"}) as http:
+        page = http.get("/login")
+        assert '<html lang="sv">' in page.text and "Logga in" in page.text
+        # The login page's own switcher works before there is a session.
+        r = http.post("/language", data={"lang": "en", "csrf_token": _csrf(page.text), "next": "/login?next=/x"})
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/x"
+        assert "Log in" in http.get("/login").text

@@ -1,0 +1,239 @@
+"""ClientJourney: one long-running workflow per client.
+
+Shape, chosen for throughput (see bench/journeys.py):
+- Updates change the state synchronously (no ``await`` in a handler), queue their events
+  and return at once; the move's caller never waits for NATS.
+- The main loop, woken by the change, raises due reminders, upserts search attributes,
+  publishes queued events in batches through a local activity (retried; each event's id
+  comes from ``workflow.uuid4()`` and is JetStream's de-duplication id) and sleeps until
+  the next reminder. An update, its events and the publish land in one workflow task.
+- It continues as new from the main loop, carrying the whole state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from datetime import timedelta
+from uuid import UUID
+
+from temporalio import workflow
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+)
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from shared.contracts.events import AnyJourneyEvent
+    from shared.contracts.journey import Phase, Status
+    from workflows import domain
+    from workflows.contracts import (
+        PUBLISH_EVENTS_ACTIVITY,
+        CarriedState,
+        EventBatch,
+        JourneyData,
+        JourneyInput,
+        JourneyState,
+        MilestoneRequest,
+        MoveRequest,
+        TimelineEntry,
+    )
+
+ORGANISATION_ID = SearchAttributeKey.for_keyword("OrganisationId")
+COACH_ID = SearchAttributeKey.for_keyword("CoachId")
+JOURNEY_PHASE = SearchAttributeKey.for_keyword("JourneyPhase")
+JOURNEY_STATUS = SearchAttributeKey.for_keyword("JourneyStatus")
+SEARCH_ATTRIBUTE_KEYS = (ORGANISATION_ID, COACH_ID, JOURNEY_PHASE, JOURNEY_STATUS)
+
+# Events per publishing activity: bounds the payload when many queued up (NATS down).
+PUBLISH_BATCH = 100
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=0,  # until it works: events must not be lost
+)
+
+
+def search_attributes(organisation_id: UUID, coach_id: UUID, phase: Phase, status: Status) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(ORGANISATION_ID, str(organisation_id)),
+            SearchAttributePair(COACH_ID, str(coach_id)),
+            SearchAttributePair(JOURNEY_PHASE, str(phase)),
+            SearchAttributePair(JOURNEY_STATUS, str(status)),
+        ]
+    )
+
+
+def journey_search_attributes(state: JourneyData) -> TypedSearchAttributes:
+    return search_attributes(state.organisation_id, state.coach_id, state.phase, state.status)
+
+
+def _rejection(e: domain.MoveRejected) -> ApplicationError:
+    # The code is the error type (what the client unwraps) and also in details.
+    return ApplicationError(e.message, {"code": e.code}, type=e.code, non_retryable=True)
+
+
+@workflow.defn
+class ClientJourney:
+    @workflow.init
+    def __init__(self, inp: JourneyInput) -> None:
+        # State lives here, not in run(): an update may arrive before run() starts.
+        self._inp = inp
+        self._pending: list[AnyJourneyEvent] = []
+        self._dirty = True
+        # Changes made by this run; continue-as-new only after some, so a tiny history
+        # limit cannot make runs hand over to each other forever.
+        self._run_changes = 0
+        now = workflow.now()
+        if inp.carried_state is not None:
+            self._j = inp.carried_state.journey
+            self._pending = list(inp.carried_state.pending_events)
+        else:
+            self._j = domain.new_journey(
+                organisation_id=inp.organisation_id,
+                region_id=inp.region_id,
+                client_id=inp.client_id,
+                coach_id=inp.coach_id,
+                actor=inp.actor,
+                now=now,
+            )
+            self._queue_events(self._j.timeline[-1:])
+        domain.replan(self._j, inp.timers, now)
+        current = workflow.info().typed_search_attributes
+        self._upserted = {k.name: current.get(k) for k in SEARCH_ATTRIBUTE_KEYS}
+
+    @workflow.run
+    async def run(self, inp: JourneyInput) -> None:
+        while True:
+            self._dirty = False
+            now = workflow.now()
+            for kind, due in domain.due_reminders(self._j, now):
+                self._queue_events([domain.raise_reminder(self._j, kind, due, now)])
+                self._run_changes += 1
+            self._upsert_search_attributes()
+            if self._pending:
+                await self._publish()
+                continue
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    self._inp.model_copy(
+                        update={
+                            "carried_state": CarriedState.model_validate(
+                                {"journey": self._j, "pending_events": self._pending}
+                            )
+                        }
+                    ),
+                    search_attributes=journey_search_attributes(self._j),
+                )
+            nxt = domain.next_due(self._j)
+            timeout = None
+            if nxt is not None:
+                # Whole milliseconds, rounded up, so the timer never fires before the due time.
+                timeout = max(math.ceil((nxt - workflow.now()).total_seconds() * 1000), 1) / 1000
+            # A timeout (asyncio.TimeoutError) means a reminder is due: the loop raises it.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._dirty, timeout=timeout)
+
+    # -- updates --------------------------------------------------------------------
+
+    @workflow.update
+    async def move(self, req: MoveRequest) -> JourneyState:
+        # No await before the state changes: a concurrent update validates against this.
+        try:
+            entries = domain.apply_move(self._j, req, workflow.now())
+        except domain.MoveRejected as e:
+            raise _rejection(e) from None
+        self._changed(entries)
+        return self._view()
+
+    @move.validator
+    def _validate_move(self, req: MoveRequest) -> None:
+        try:
+            domain.validate_move(self._j, req, workflow.now())
+        except domain.MoveRejected as e:
+            raise _rejection(e) from None
+
+    @workflow.update
+    async def record_milestone(self, req: MilestoneRequest) -> JourneyState:
+        try:
+            entries = domain.apply_milestone(self._j, req, workflow.now())
+        except domain.MoveRejected as e:
+            raise _rejection(e) from None
+        self._changed(entries)
+        return self._view()
+
+    @record_milestone.validator
+    def _validate_milestone(self, req: MilestoneRequest) -> None:
+        try:
+            domain.validate_milestone(self._j, req, workflow.now())
+        except domain.MoveRejected as e:
+            raise _rejection(e) from None
+
+    # -- queries --------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> JourneyState:
+        return self._view()
+
+    @workflow.query
+    def timeline(self) -> list[TimelineEntry]:
+        return list(self._j.timeline)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _view(self) -> JourneyState:
+        return domain.view(self._j, pending_events=len(self._pending))
+
+    def _changed(self, entries: list[TimelineEntry]) -> None:
+        self._queue_events(entries)
+        domain.replan(self._j, self._inp.timers, workflow.now())
+        self._run_changes += 1
+        self._dirty = True
+
+    def _queue_events(self, entries: list[TimelineEntry]) -> None:
+        for entry in entries:
+            # Deterministic: a replay (e.g. after a worker crash) makes the same id, so
+            # JetStream stores a re-published event once.
+            entry.event_id = workflow.uuid4()
+            self._pending.append(domain.event_for(self._j, entry, entry.event_id))
+
+    def _upsert_search_attributes(self) -> None:
+        wanted = {
+            ORGANISATION_ID.name: str(self._j.organisation_id),
+            COACH_ID.name: str(self._j.coach_id),
+            JOURNEY_PHASE.name: str(self._j.phase),
+            JOURNEY_STATUS.name: str(self._j.status),
+        }
+        changed = [
+            key.value_set(wanted[key.name])
+            for key in SEARCH_ATTRIBUTE_KEYS
+            if self._upserted.get(key.name) != wanted[key.name]
+        ]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._upserted.update(wanted)
+
+    async def _publish(self) -> None:
+        batch = self._pending[:PUBLISH_BATCH]
+        await workflow.execute_local_activity(
+            PUBLISH_EVENTS_ACTIVITY,
+            # Built, not validated: the events were validated when created.
+            EventBatch.model_construct(events=batch),
+            result_type=int,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=PUBLISH_RETRY,
+        )
+        # Only what was sent: handlers may have queued more meanwhile.
+        del self._pending[: len(batch)]
+
+    def _should_continue_as_new(self) -> bool:
+        if self._run_changes == 0:
+            return False
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._inp.history_limit

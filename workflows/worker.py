@@ -1,0 +1,90 @@
+"""The journey worker: runs ClientJourney and publishes its events to JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from faststream.nats import NatsBroker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from shared.contracts.journey import SEARCH_ATTRIBUTES
+from shared.events.publisher import EventPublisher
+from shared.events.streams import ensure_streams
+from shared.settings import Settings
+from workflows.activities import JourneyActivities
+from workflows.client import connect
+from workflows.journey import ClientJourney
+
+log = logging.getLogger(__name__)
+
+
+class SearchAttributesMissing(RuntimeError):
+    pass
+
+
+async def check_search_attributes(client: Client, namespace: str) -> None:
+    """Fail fast if the server does not know the journey's search attributes.
+
+    Without them every upsert fails the workflow task again and again: journeys would hang
+    instead of failing (STACK-NOTES pitfall 4).
+    """
+    resp = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    known = dict(resp.custom_attributes)
+    wrong = [
+        name
+        for name, kind in SEARCH_ATTRIBUTES.items()
+        if known.get(name) != IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+    ]
+    if wrong:
+        flags = " ".join(f"--search-attribute {n}={SEARCH_ATTRIBUTES[n]}" for n in wrong)
+        cmds = "; ".join(
+            f"temporal operator search-attribute create --namespace {namespace} "
+            f"--name {n} --type {SEARCH_ATTRIBUTES[n]}"
+            for n in wrong
+        )
+        raise SearchAttributesMissing(
+            f"Temporal namespace {namespace!r} lacks search attribute(s) {', '.join(wrong)} "
+            f"(or has them with another type). Start the dev server with {flags}, or run: {cmds}"
+        )
+
+
+async def build_worker(client: Client, settings: Settings, broker: NatsBroker) -> Worker:
+    """A worker for the journey task queue. ``broker`` must be started by the caller."""
+    activities = JourneyActivities(EventPublisher(broker))
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[ClientJourney],
+        activities=[activities.publish_events],
+        # Let in-flight tasks (and their publishes) finish on shutdown.
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    client = await connect(settings)
+    await check_search_attributes(client, settings.temporal_namespace)
+    await ensure_streams(settings.nats_url)
+    broker = NatsBroker(settings.nats_url)
+    await broker.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        worker = await build_worker(client, settings, broker)
+        async with worker:
+            log.info("journey worker running on task queue %s", settings.temporal_task_queue)
+            await stop.wait()
+            log.info("journey worker shutting down")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await broker.stop()
