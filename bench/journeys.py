@@ -285,16 +285,21 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_servers(base: Path) -> Iterator[tuple[str, str]]:
-    """A Temporal dev server on a SQLite file with WAL (like ``polku dev``) and nats-server."""
+def local_servers(base: Path, in_memory: bool = False) -> Iterator[tuple[str, str]]:
+    """A Temporal dev server on a SQLite file with WAL (like ``polku dev``; or in memory)
+    and nats-server."""
     venv_bin = Path(sys.executable).parent
     tport, nport = _free_port(), _free_port()
     temporal_args = [
         str(venv_bin / "temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-        "--port", str(tport), "--db-filename", str(base / "temporal.db"),
-        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        "--port", str(tport),
         "--dynamic-config-value", "frontend.enableServerVersionCheck=false", "--log-level", "warn",
     ]  # fmt: skip
+    if not in_memory:
+        temporal_args += [
+            "--db-filename", str(base / "temporal.db"),
+            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        ]  # fmt: skip
     for name, kind in SEARCH_ATTRIBUTES.items():
         temporal_args += ["--search-attribute", f"{name}={kind}"]
     nats_args = [str(venv_bin / "nats-server"), "-js", "-sd", str(base / "nats"), "-a", "127.0.0.1", "-p", str(nport)]

@@ -60,16 +60,24 @@ ORGS: tuple[DemoOrg, ...] = (
 FIRST = ("Aino", "Eino", "Helmi", "Onni", "Sofia", "Väinö", "Aada", "Leevi", "Iida", "Eetu", "Venla", "Niilo")
 LAST = ("Korhonen", "Virtanen", "Mäkinen", "Nieminen", "Mäkelä", "Hämäläinen", "Laine", "Heikkinen", "Koskinen")
 
-# Where each demo client's journey is taken, cycling: (moves) from INTAKE.
-SCENARIOS: tuple[tuple[dict[str, str], ...], ...] = (
+# Where each demo client's journey is taken, cycling through these from INTAKE: moves and
+# the milestones a coach records on the way (a follow-along client has a job).
+Step = tuple[str, dict[str, object]]
+ADV: Step = ("moves", {"action": "advance"})
+EMPLOYER_CONTACT: Step = ("milestones", {"kind": "first_employer_contact", "occurred_at": "-3"})
+JOB_STARTED: Step = ("milestones", {"kind": "job_started", "occurred_at": "-1", "confirm_move": True})
+TO_SEARCH: tuple[Step, ...] = (ADV, ADV)
+SCENARIOS: tuple[tuple[Step, ...], ...] = (
     (),
-    ({"action": "advance"},),
-    ({"action": "advance"}, {"action": "advance"}),
-    ({"action": "advance"}, {"action": "advance"}, {"action": "advance"}),
-    ({"action": "advance"}, {"action": "advance"}, {"action": "advance"}, {"action": "advance"}),
-    ({"action": "advance"}, {"action": "rest", "reason": "health_clarification", "review_date": "+30"}),
-    ({"action": "advance"}, {"action": "advance"}, {"action": "rest", "reason": "rehabilitative_work_activity", "review_date": "+60"}),
-    ({"action": "advance"}, {"action": "advance"}, {"action": "advance"}, {"action": "advance"}, {"action": "close", "outcome": "employed"}),
+    (ADV,),
+    (*TO_SEARCH,),
+    (*TO_SEARCH, EMPLOYER_CONTACT),
+    (*TO_SEARCH, EMPLOYER_CONTACT, JOB_STARTED),
+    (*TO_SEARCH, EMPLOYER_CONTACT, JOB_STARTED, ADV),
+    (ADV, ("moves", {"action": "rest", "reason": "health_clarification", "review_date": "+30"})),
+    (*TO_SEARCH, ("moves", {"action": "rest", "reason": "rehabilitative_work_activity", "review_date": "+60"})),
+    (*TO_SEARCH, EMPLOYER_CONTACT, JOB_STARTED, ADV, ("moves", {"action": "close", "outcome": "employed"})),
+    (ADV, ("moves", {"action": "close", "outcome": "returned_to_referrer"})),
 )
 
 
@@ -84,12 +92,15 @@ async def _ensure_org(identity: Identity, db: Database, spec: DemoOrg) -> tuple[
     return org_id, True
 
 
-def _resolve(move: dict[str, str]) -> dict[str, str]:
-    from datetime import date, timedelta
+def _resolve(body: dict[str, object]) -> dict[str, object]:
+    """Relative days ("+30", "-1") to dates and times around today."""
+    from datetime import UTC, date, datetime, timedelta
 
-    out = dict(move)
-    if out.get("review_date", "").startswith("+"):
-        out["review_date"] = (date.today() + timedelta(days=int(out["review_date"][1:]))).isoformat()
+    out = dict(body)
+    if isinstance(out.get("review_date"), str):
+        out["review_date"] = (date.today() + timedelta(days=int(str(out["review_date"])))).isoformat()
+    if isinstance(out.get("occurred_at"), str):
+        out["occurred_at"] = (datetime.now(UTC) + timedelta(days=int(str(out["occurred_at"])))).isoformat()
     return out
 
 
@@ -121,11 +132,14 @@ async def load_demo_data(settings: Settings, base_url: str | None = None) -> str
                     )
                     r.raise_for_status()
                     client_id = r.json()["client_id"]
-                    for move in SCENARIOS[i % len(SCENARIOS)]:
-                        r = await http.post(f"/api/v1/journeys/{client_id}/moves", json=_resolve(move))
-                        r.raise_for_status()
-            created.append(f"{spec.name} ({spec.region}): {spec.coaches_clients} clients, users "
-                           + ", ".join(u for u, _, _ in spec.users))
+                    for route, body in SCENARIOS[i % len(SCENARIOS)]:
+                        r = await http.post(f"/api/v1/journeys/{client_id}/{route}", json=_resolve(body))
+                        if r.status_code != 200:
+                            raise RuntimeError(f"demo {route} {body} refused: {r.status_code} {r.text}")
+            created.append(
+                f"{spec.name} ({spec.region}): {spec.coaches_clients} clients, users "
+                + ", ".join(u for u, _, _ in spec.users)
+            )
     finally:
         await db.dispose()
     if not created:

@@ -38,7 +38,8 @@ def run(settings: Settings) -> int:
                     "",
                     "Polku is running. Ctrl-C stops everything.",
                     f"  Web UI                 {settings.origin}/",
-                    f"  API docs (per service) {settings.origin}/api/v1/coaching/docs  (intake, employer, reporting alike)",
+                    f"  API docs               {settings.origin}/api/v1/coaching/docs "
+                    "(and /api/v1/intake/docs, /employer/docs, /reporting/docs)",
                     f"  Event docs (AsyncAPI)  {settings.origin}/api/v1/events/asyncapi",
                     f"  Temporal Web UI        {ui}",
                     f"  Health                 {settings.origin}/healthz",

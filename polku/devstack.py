@@ -214,13 +214,7 @@ def _load_prctl() -> Callable[[int, int, int, int, int], int] | None:
         prctl = libc.prctl
     except (OSError, AttributeError):
         return None
-    prctl.argtypes = [
-        ctypes.c_int,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-    ]
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     prctl.restype = ctypes.c_int
     fn: Callable[[int, int, int, int, int], int] = prctl
     return fn
@@ -269,6 +263,7 @@ class ManagedProcess:
     # Sent to the group by terminate()/stop(); e.g. SIGINT for PostgreSQL's fast shutdown.
     stop_signal: int = signal.SIGTERM
     returncode: int | None = field(default=None, init=False)
+    _stopped: bool = field(default=False, init=False, repr=False)
 
     @property
     def pid(self) -> int:
@@ -305,18 +300,21 @@ class ManagedProcess:
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM (``stop_signal``) the group, wait up to ``timeout`` s, then SIGKILL it.
 
-        Returns the exit code."""
+        Returns the exit code. Calling it again does nothing more."""
+        if self._stopped:
+            return self.returncode
         if self.running():
             self.terminate()
             if self.wait(timeout) is None:
                 self.kill()
                 self.wait(5.0)
         self.kill()  # sweep group members left behind by the leader
-        self.returncode = self.popen.poll()
-        return self.returncode
+        return self._mark_stopped()
 
     async def stop_async(self, grace_s: float = 10.0, force: asyncio.Event | None = None) -> int | None:
         """``stop()`` without blocking the loop; ``force`` set -> SIGKILL at once."""
+        if self._stopped:
+            return self.returncode
         if self.running():
             self.terminate()
             await self._wait_gone(grace_s, force)
@@ -324,7 +322,12 @@ class ManagedProcess:
                 self.kill()
                 await self._wait_gone(5.0, None)
         self.kill()
+        return self._mark_stopped()
+
+    def _mark_stopped(self) -> int | None:
+        # Once stopped, never signal the group id again: the number could be reused.
         self.returncode = self.popen.poll()
+        self._stopped = self.returncode is not None
         return self.returncode
 
     async def _wait_gone(self, seconds: float, force: asyncio.Event | None) -> None:

@@ -94,7 +94,7 @@ class Gateway:
         try:
             for app in self.apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported to the server, which exits
             await stack.aclose()
             await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
             return
@@ -103,7 +103,7 @@ class Gateway:
         assert message["type"] == "lifespan.shutdown"
         try:
             await stack.aclose()
-        except BaseException as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - reported to the server, which logs it
             await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
             return
         await send({"type": "lifespan.shutdown.complete"})

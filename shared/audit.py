@@ -134,7 +134,7 @@ class AuditLog:
         try:
             async with self._db.session() as session, session.begin():
                 return await _append(session, entry)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not logged"
+        except Exception as exc:
             raise AuditUnavailable(f"audit record for {entry.action} could not be stored") from exc
 
     async def append_many(self, entries: list[AuditEntry]) -> None:
@@ -146,12 +146,10 @@ class AuditLog:
                 for entry in entries:
                     await _append(session, entry)
                     await session.flush()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise AuditUnavailable(f"audit records for {entries[0].action} could not be stored") from exc
 
-    async def records(
-        self, organisation_id: uuid.UUID, client_id: uuid.UUID | None = None
-    ) -> list[AuditRecord]:
+    async def records(self, organisation_id: uuid.UUID, client_id: uuid.UUID | None = None) -> list[AuditRecord]:
         async with self._db.session() as session:
             q = select(AuditRecord).where(AuditRecord.organisation_id == organisation_id)
             if client_id is not None:
@@ -191,9 +189,7 @@ async def verify_chain(platform: Database) -> list[ChainReport]:
     reports: list[ChainReport] = []
     async with platform.session() as session:
         heads = {h.organisation_id: h for h in (await session.execute(select(AuditHead))).scalars()}
-        orgs = set(heads) | set(
-            (await session.execute(select(AuditRecord.organisation_id).distinct())).scalars()
-        )
+        orgs = set(heads) | set((await session.execute(select(AuditRecord.organisation_id).distinct())).scalars())
         for org in sorted(orgs, key=str):
             prev, expected_seq, count, broken = GENESIS, 1, 0, None
             async for r in _iter_records(session, org):
@@ -213,7 +209,10 @@ async def verify_chain(platform: Database) -> list[ChainReport]:
                 if head is None or head.seq != expected_seq - 1 or head.hash != prev:
                     head_seq = None if head is None else head.seq
                     broken = BrokenLink(
-                        org, expected_seq, None, f"records after seq {expected_seq - 1} are missing (head at {head_seq})"
+                        org,
+                        expected_seq,
+                        None,
+                        f"records after seq {expected_seq - 1} are missing (head at {head_seq})",
                     )
             reports.append(ChainReport(org, count, broken))
     return reports

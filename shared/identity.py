@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 
@@ -106,10 +107,8 @@ class Identity:
         async with self._db.session() as s:
             user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
         if user is None or not user.active:
-            try:
+            with contextlib.suppress(VerificationError):
                 _hasher.verify(_DUMMY_HASH, password)
-            except VerificationError:
-                pass
             return None
         try:
             _hasher.verify(user.password_hash, password)

@@ -55,9 +55,7 @@ def load_keys(settings: Settings) -> KeyRing:
         field_keys = {dev["field_key_id"]: base64.b64decode(dev["field_key"])}
         active = dev["field_key_id"]
     blind = (
-        settings.blind_index_key.get_secret_value()
-        if settings.blind_index_key
-        else dev["blind_index_key"]  # type: ignore[index]
+        settings.blind_index_key.get_secret_value() if settings.blind_index_key else dev["blind_index_key"]  # type: ignore[index]
     )
     if active not in field_keys:
         raise ValueError(f"POLKU_FIELD_KEY_ACTIVE={active!r} names no key in POLKU_FIELD_KEYS")

@@ -5,6 +5,7 @@ JetStream de-duplicates by event id, so publishing twice is harmless."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from datetime import datetime
@@ -58,13 +59,17 @@ class Outbox:
 
         async with self._db.session(cross_tenant=True) as s:
             rows = (
-                await s.execute(
-                    select(self._model)
-                    .where(self._model.published_at.is_(None))
-                    .order_by(self._model.created_at)
-                    .limit(limit)
+                (
+                    await s.execute(
+                        select(self._model)
+                        .where(self._model.published_at.is_(None))
+                        .order_by(self._model.created_at)
+                        .limit(limit)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         done = 0
         for row in rows:
             await self._publisher.publish(parse_event(row.payload))
@@ -78,10 +83,8 @@ class Outbox:
     async def relay(self, interval: float = 2.0) -> None:
         """Run until cancelled: publish soon after each add, and retry every ``interval``."""
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.flush()

@@ -62,9 +62,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    body = Problem(title=title, status=status, detail=detail, code=code, errors=errors).model_dump(
-        exclude_none=True
-    )
+    body = Problem(title=title, status=status, detail=detail, code=code, errors=errors).model_dump(exclude_none=True)
     body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -79,9 +77,7 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            exc.status, exc.title, exc.detail, code=exc.code, headers=exc.headers, extra=exc.extra
-        )
+        return problem_response(exc.status, exc.title, exc.detail, code=exc.code, headers=exc.headers, extra=exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -95,7 +91,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers)
+        return problem_response(
+            exc.status_code, _title(exc.status_code), str(exc.detail), headers=dict(exc.headers or {})
+        )
 
 
 def _title(status: int) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from temporalio.client import Client as TemporalClient
 
 from shared.audit import AuditEntry, AuditLog, AuditUnavailable
@@ -44,7 +45,12 @@ class ServiceContext:
         self.db = Database(settings, name) if own_database else None
         self.audit = AuditLog(self.platform)
         self.identity = Identity(self.platform)
-        self.broker = NatsBroker(settings.nats_url, connect_timeout=5, logger=logging.getLogger(f"polku.{name}.nats"))
+        self.broker = NatsBroker(
+            settings.nats_url,
+            connect_timeout=5,
+            logger=logging.getLogger(f"polku.{name}.nats"),
+            middlewares=[NatsTelemetryMiddleware()],
+        )
         self.publisher = EventPublisher(self.broker)
         self._temporal: TemporalClient | None = None
         self._temporal_lock = asyncio.Lock()
@@ -79,10 +85,13 @@ class ServiceContext:
 
                     try:
                         self._temporal = await connect(self.settings)
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         log.warning("Temporal unreachable: %s", type(exc).__name__)
                         raise ProblemError(
-                            503, "Service Unavailable", "The workflow engine is not reachable.", code="temporal_unavailable"
+                            503,
+                            "Service Unavailable",
+                            "The workflow engine is not reachable.",
+                            code="temporal_unavailable",
                         ) from exc
         return self._temporal
 
@@ -124,7 +133,10 @@ class ServiceContext:
         except AuditUnavailable as exc:
             log.error("audit append failed for action %s", action)
             raise ProblemError(
-                503, "Service Unavailable", "The access could not be logged, so it was not done.", code="audit_unavailable"
+                503,
+                "Service Unavailable",
+                "The access could not be logged, so it was not done.",
+                code="audit_unavailable",
             ) from exc
 
     async def close(self) -> None:
@@ -198,7 +210,11 @@ def build_service_app(
     async def readyz(request: Request) -> JSONResponse:
         ctx = ctx_of(request)
         checks: dict[str, str] = {}
-        for check_name, check in [("database", _check_db), ("nats", _check_nats), *[(f.__name__, f) for f in readiness]]:
+        for check_name, check in [
+            ("database", _check_db),
+            ("nats", _check_nats),
+            *[(f.__name__, f) for f in readiness],
+        ]:
             try:
                 await asyncio.wait_for(check(ctx), timeout=3)
                 checks[check_name] = "ok"
@@ -236,5 +252,3 @@ async def _check_nats(ctx: ServiceContext) -> None:
 async def check_temporal(ctx: ServiceContext) -> None:
     client = await ctx.temporal()
     await client.service_client.check_health()
-
-

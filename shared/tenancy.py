@@ -44,9 +44,7 @@ def _scope_queries(state: ORMExecuteState) -> None:
         return
     org = _org_of(state.session)
     if org is None:
-        raise TenancyError(
-            f"query on {', '.join(m.class_.__name__ for m in mappers)} without an organisation scope"
-        )
+        raise TenancyError(f"query on {', '.join(m.class_.__name__ for m in mappers)} without an organisation scope")
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped,
@@ -62,6 +60,5 @@ def _check_new_rows(session: Session, _ctx: Any, _instances: Any) -> None:
         return
     org = _org_of(session)
     for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, TenantScoped):
-            if org is None or obj.organisation_id != org:
-                raise TenancyError(f"{type(obj).__name__} written outside its organisation scope")
+        if isinstance(obj, TenantScoped) and (org is None or obj.organisation_id != org):
+            raise TenancyError(f"{type(obj).__name__} written outside its organisation scope")

@@ -216,4 +216,3 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
     run_sync(create())
     return Settings(data_dir=tmp_path, database_url=base.rsplit("/", 1)[0] + f"/{name}")
-

@@ -111,6 +111,9 @@ def local_temporal(tmp_dir: Path) -> Iterator[TemporalServer]:
             if attempt + 1 == PORT_ATTEMPTS:
                 raise
             continue
+        except BaseException:
+            proc.stop()
+            raise
         break
     try:
         yield TemporalServer(address=address, ui_url=f"http://127.0.0.1:{ui_port}")
@@ -134,6 +137,9 @@ def local_nats(tmp_dir: Path) -> Iterator[NatsServer]:
             if attempt + 1 == PORT_ATTEMPTS:
                 raise
             continue
+        except BaseException:
+            proc.stop()
+            raise
         break
     try:
         yield NatsServer(url=url)

@@ -45,9 +45,14 @@ def _invalid(field: str, message: str) -> JSONResponse:
 async def register_client(body: ClientCreate, principal: Registrar, request: Request) -> ClientCreated | JSONResponse:
     ctx = ctx_of(request)
     coach = await ctx.identity.account(body.coach_id)
-    if coach is None or coach.organisation_id != principal.organisation_id or coach.role not in (
-        Role.COACH,
-        Role.TEAM_LEAD,
+    if (
+        coach is None
+        or coach.organisation_id != principal.organisation_id
+        or coach.role
+        not in (
+            Role.COACH,
+            Role.TEAM_LEAD,
+        )
     ):
         return _invalid("coach_id", "No coach with this id in your organisation.")
 
@@ -102,7 +107,10 @@ async def register_client(body: ClientCreate, principal: Registrar, request: Req
             )
         except Exception as exc:
             raise ProblemError(
-                503, "Service Unavailable", "The journey could not be started; nothing was saved.", code="journey_not_started"
+                503,
+                "Service Unavailable",
+                "The journey could not be started; nothing was saved.",
+                code="journey_not_started",
             ) from exc
     return ClientCreated(client_id=client_id, journey_id=journey_id)
 
@@ -128,9 +136,7 @@ async def read_client(client_id: uuid.UUID, principal: Reader, request: Request)
     response_model=list[ClientRecord],
     summary="The organisation's clients, optionally one coach's",
 )
-async def list_clients(
-    principal: Reader, request: Request, coach_id: uuid.UUID | None = None
-) -> list[ClientRecord]:
+async def list_clients(principal: Reader, request: Request, coach_id: uuid.UUID | None = None) -> list[ClientRecord]:
     ctx = ctx_of(request)
     async with ctx.database.session(organisation_id=principal.organisation_id) as session:
         clients = await store.list_clients(session, coach_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from typing import Annotated
 
@@ -27,25 +28,32 @@ async def caseload(principal: CaseloadViewer, request: Request) -> CaseloadRepor
         rows = await store.journeys(session)
         as_of = await store.data_as_of(session, principal.organisation_id)
     staff = {u.id: u for u in await ctx.identity.users(principal.organisation_id)}
-    by_coach: dict[object, list[JourneyProjection]] = defaultdict(list)
+    by_coach: dict[uuid.UUID, list[JourneyProjection]] = defaultdict(list)
     for row in rows:
         if row.status != Status.CLOSED.value:
             by_coach[row.coach_id].append(row)
+    # Every coach appears, with or without clients; so does anyone still holding clients.
     coach_ids = set(by_coach) | {u.id for u in staff.values() if u.role == Role.COACH.value}
+
+    def order(coach_id: uuid.UUID) -> tuple[str, str]:
+        user = staff.get(coach_id)
+        return (user.username if user else "~", str(coach_id))
+
     coaches = []
-    for coach_id in sorted(coach_ids, key=lambda c: (staff[c].username if c in staff else "~", str(c))):  # type: ignore[index]
-        user = staff.get(coach_id)  # type: ignore[call-overload]
+    for coach_id in sorted(coach_ids, key=order):
+        user = staff.get(coach_id)
         fte = user.fte if user else 1.0
         clients = by_coach.get(coach_id, [])
         coaches.append(
             CoachCaseload(
-                coach_id=coach_id,  # type: ignore[arg-type]
+                coach_id=coach_id,
                 username=user.username if user else None,
                 fte=fte,
                 capacity=round(CASELOAD_PER_FTE * fte),
                 active_clients=sum(1 for c in clients if c.status == Status.ACTIVE.value),
                 clients=[
-                    CaseloadClient(client_id=c.client_id, phase=c.phase, status=c.status, since=c.since) for c in clients
+                    CaseloadClient(client_id=c.client_id, phase=c.phase, status=c.status, since=c.since)
+                    for c in clients
                 ],
             )
         )

@@ -71,10 +71,12 @@ async def asyncapi_yaml() -> str:
 @router.get("/asyncapi", response_class=HTMLResponse, summary="Readable event documentation")
 async def asyncapi_page() -> str:
     spec = specification()
-    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Polku domain events</title>",
-             "<link rel='stylesheet' href='/static/polku.css'></head><body><main class='docs'>",
-             f"<h1>{html.escape(spec['info']['title'])}</h1><p>{html.escape(spec['info'].get('description', ''))}</p>",
-             "<p><a href='/api/v1/events/asyncapi.json'>JSON</a> · <a href='/api/v1/events/asyncapi.yaml'>YAML</a></p>"]
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Polku domain events</title>",
+        "<link rel='stylesheet' href='/static/polku.css'></head><body><main class='docs'>",
+        f"<h1>{html.escape(spec['info']['title'])}</h1><p>{html.escape(spec['info'].get('description', ''))}</p>",
+        "<p><a href='/api/v1/events/asyncapi.json'>JSON</a> · <a href='/api/v1/events/asyncapi.yaml'>YAML</a></p>",
+    ]
     schemas = spec.get("components", {}).get("schemas", {})
     class_names = {m.model_fields["type"].default: m.__name__ for m in event_models()}
     for name, channel in sorted(spec.get("channels", {}).items()):

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 
-from shared.db import create_engine, is_sqlite, database_url
+from shared.db import create_engine
 from shared.migrations import upgrade_all
 from shared.settings import DATABASES, Settings
 
@@ -28,13 +28,10 @@ async def test_models_match_migrations(db_settings: Settings) -> None:
     await asyncio.to_thread(upgrade_all, db_settings)
     for database in DATABASES:
         engine = create_engine(db_settings, database)
-        sqlite = is_sqlite(database_url(db_settings, database))
         async with engine.connect() as conn:
 
-            def diff(sync_conn):  # type: ignore[no-untyped-def]
-                opts = {} if sqlite else {"include_schemas": False}
-                ctx = MigrationContext.configure(sync_conn, opts=opts)
-                return compare_metadata(ctx, _metadata(database))
+            def diff(sync_conn, metadata=_metadata(database)):  # type: ignore[no-untyped-def]
+                return compare_metadata(MigrationContext.configure(sync_conn), metadata)
 
             changes = await conn.run_sync(diff)
         await engine.dispose()

@@ -170,7 +170,9 @@ def test_bad_input_is_422_with_field_messages_and_writes_nothing(live: Live) -> 
             problem = _assert_problem(http.post("/api/v1/clients", json=body), 422)
             assert field in {e["field"] for e in problem["errors"]}, problem
             assert all(e["message"] for e in problem["errors"])
-        problem = _assert_problem(http.post("/api/v1/clients", content=b"{not json", headers={"content-type": "application/json"}), 422)
+        problem = _assert_problem(
+            http.post("/api/v1/clients", content=b"{not json", headers={"content-type": "application/json"}), 422
+        )
         assert problem["errors"]
         problem = _assert_problem(http.get("/api/v1/clients/not-a-uuid"), 422)
         assert problem["errors"][0]["field"] == "client_id"

@@ -26,8 +26,13 @@ async def reporting(db_settings: Settings) -> Database:
 def _row(org: uuid.UUID) -> JourneyProjection:
     now = utcnow()
     return JourneyProjection(
-        client_id=uuid.uuid4(), organisation_id=org, coach_id=uuid.uuid4(), phase="INTAKE", status="ACTIVE",
-        since=now, last_event_at=now,
+        client_id=uuid.uuid4(),
+        organisation_id=org,
+        coach_id=uuid.uuid4(),
+        phase="INTAKE",
+        status="ACTIVE",
+        since=now,
+        last_event_at=now,
     )
 
 

@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import TypeVar
 
 import httpx
@@ -60,14 +61,16 @@ def other_org(live: Live) -> Org:
 
 @pytest.fixture(scope="module")
 def client(live: Live, org: Org) -> dict[str, str]:
-    first, last = "Aino", f"Korhonen-{uuid.uuid4().hex[:6]}"
+    # Unique per run, letters only (the registry refuses digits in names).
+    suffix = "".join(chr(ord("a") + int(d, 16) % 26) for d in uuid.uuid4().hex[:8])
+    first, last = "Aino", f"Mäki-{suffix.capitalize()}"
     created = live.register_client(org, first, last)
     return {"client_id": created["client_id"], "name": f"{first} {last}"}
 
 
 @pytest.fixture()
 def coach(live: Live, org: Org) -> Iterator[httpx.Client]:
-    with live.browser_session(org, Role.COACH) as session:
+    with closing(live.browser_session(org, Role.COACH)) as session:
         yield session
 
 
@@ -184,14 +187,14 @@ def test_caseload_lists_a_registered_client(live: Live, coach: httpx.Client, cli
 
 
 def test_team_lead_sees_the_coaches_caseloads(live: Live, org: Org, client: dict[str, str]) -> None:
-    with live.browser_session(org, Role.TEAM_LEAD) as lead:
+    with closing(live.browser_session(org, Role.TEAM_LEAD)) as lead:
         page = _wait_for(_page_with(lead, "/", client["name"]))
         assert live.username(org, Role.COACH) in page
         assert "Esihenkilö" in page  # the header's role
 
 
 def test_roles_without_a_caseload_get_a_page_not_an_error(live: Live, org: Org) -> None:
-    with live.browser_session(org, Role.AUDITOR) as auditor:
+    with closing(live.browser_session(org, Role.AUDITOR)) as auditor:
         r = auditor.get("/")
         assert r.status_code == 200 and "Tarkastaja" in r.text
 
@@ -208,7 +211,7 @@ def test_client_page_shows_the_journey(live: Live, coach: httpx.Client, client: 
 
 
 def test_another_organisations_client_is_a_404_without_data(live: Live, other_org: Org, client: dict[str, str]) -> None:
-    with live.browser_session(other_org, Role.COACH) as outsider:
+    with closing(live.browser_session(other_org, Role.COACH)) as outsider:
         for path in (f"/clients/{client['client_id']}", f"/clients/{uuid.uuid4()}", "/clients/not-a-uuid"):
             r = outsider.get(path)
             assert r.status_code == 404, path

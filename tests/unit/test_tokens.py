@@ -43,8 +43,14 @@ def test_expired_token_is_401_with_code() -> None:
 def test_forged_token_is_401() -> None:
     svc = TokenService(b"k" * 32, 60, 60)
     forged = jwt.encode(
-        {"sub": str(ACCOUNT.id), "org": str(uuid.uuid4()), "role": "team_lead", "typ": "access",
-         "iat": int(time.time()), "exp": int(time.time()) + 60},
+        {
+            "sub": str(ACCOUNT.id),
+            "org": str(uuid.uuid4()),
+            "role": "team_lead",
+            "typ": "access",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
         b"another-key-of-32-bytes-length!!",
         algorithm="HS256",
     )
@@ -56,8 +62,14 @@ def test_forged_token_is_401() -> None:
 def test_none_algorithm_is_refused() -> None:
     svc = TokenService(b"k" * 32, 60, 60)
     unsigned = jwt.encode(
-        {"sub": str(ACCOUNT.id), "org": str(ACCOUNT.organisation_id), "role": "coach", "typ": "access",
-         "iat": int(time.time()), "exp": int(time.time()) + 60},
+        {
+            "sub": str(ACCOUNT.id),
+            "org": str(ACCOUNT.organisation_id),
+            "role": "coach",
+            "typ": "access",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
         None,
         algorithm="none",
     )

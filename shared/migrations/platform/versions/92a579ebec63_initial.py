@@ -12,7 +12,6 @@ from alembic import op
 
 import shared.db
 
-
 revision: str = '92a579ebec63'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
