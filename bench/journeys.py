@@ -34,26 +34,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from faststream.nats import NatsBroker
 from temporalio import workflow
-from temporalio.client import Client
-from temporalio.worker import Worker
 
-from shared.contracts.journey import SEARCH_ATTRIBUTES, RestReason, Role
-from shared.events.publisher import EventPublisher
-from shared.events.streams import ensure_streams
-from shared.settings import Settings
-from workflows import client as jc
-from workflows.activities import JourneyActivities
-from workflows.contracts import Actor, JourneyInput, MilestoneRequest, MoveRequest
-from workflows.journey import ClientJourney
-from workflows.worker import check_search_attributes
+# The module defines a workflow, so the sandbox re-imports it: let the rest through.
+with workflow.unsafe.imports_passed_through():
+    from faststream.nats import NatsBroker
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from shared.contracts.journey import SEARCH_ATTRIBUTES, RestReason, Role
+    from shared.events.publisher import EventPublisher
+    from shared.events.streams import ensure_streams
+    from shared.settings import Settings
+    from workflows import client as jc
+    from workflows.activities import JourneyActivities
+    from workflows.contracts import Actor, JourneyInput, MilestoneRequest, MoveRequest
+    from workflows.journey import ClientJourney
+    from workflows.worker import check_search_attributes
 
 CONCURRENCY = 20
 OPEN_LOOP_RATE = 10.0
 
 
-@workflow.defn(sandboxed=False)
+@workflow.defn
 class NoopWorkflow:
     """The baseline: an update that does nothing, on a workflow that waits forever."""
 

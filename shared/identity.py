@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ class Identity:
                 id=uuid.uuid4(),
                 organisation_id=org_id,
                 username=username,
-                password_hash=_hasher.hash(password),
+                password_hash=await asyncio.to_thread(_hasher.hash, password),
                 role=role.value,
                 display_name=display_name,
                 fte=fte,
@@ -108,10 +109,11 @@ class Identity:
             user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
         if user is None or not user.active:
             with contextlib.suppress(VerificationError):
-                _hasher.verify(_DUMMY_HASH, password)
+                await asyncio.to_thread(_hasher.verify, _DUMMY_HASH, password)
             return None
         try:
-            _hasher.verify(user.password_hash, password)
+            # argon2 is deliberately slow: keep it off the event loop.
+            await asyncio.to_thread(_hasher.verify, user.password_hash, password)
         except (VerificationError, InvalidHashError):
             return None
         return await self._account(user)

@@ -57,7 +57,9 @@ class Settings(BaseSettings):
 
     token_ttl_seconds: int = 3600
     session_ttl_seconds: int = 8 * 3600
-    cookie_secure: bool = Field(False, description="Set on https deployments")
+    cookie_secure: bool = Field(
+        True, description="Secure flag on the session cookie (browsers accept it on http://127.0.0.1 too)"
+    )
 
     otlp_endpoint: str | None = Field(None, description="OTLP/HTTP collector, e.g. http://otel:4318")
     log_level: str = "INFO"
