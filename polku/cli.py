@@ -165,5 +165,19 @@ def audit_verify() -> None:
     raise typer.Exit(asyncio.run(go(get_settings())))
 
 
+@bench_app.command(
+    "journeys", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def bench_journeys(ctx: typer.Context) -> None:
+    """Journey moves against bare Temporal Updates (bench/journeys.py; --help for its options)."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "journeys.py"
+    if not script.exists():
+        _fail(f"{script} is missing: benchmarks run from a source checkout")
+    raise typer.Exit(subprocess.call([sys.executable, str(script), *ctx.args]))
+
+
 def main() -> None:
     app()

@@ -14,6 +14,14 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.contracts.intake import (
+    ClientSource,
+    ConsentScope,
+    DeclineReason,
+    InformationParty,
+    QuickHelpTopic,
+    ReferrerType,
+)
 from shared.contracts.journey import Outcome, Phase, RestReason, Status
 
 
@@ -91,6 +99,62 @@ class ClientRegistered(Event):
     client_id: uuid.UUID
     coach_id: uuid.UUID
     referral_id: uuid.UUID | None = None
+    source: ClientSource = ClientSource.SELF_REFERRAL
+    # The coach's caseload was full and someone assigned the client anyway, with a reason.
+    over_capacity_override: bool = False
+
+
+class ReferralReceived(Event):
+    """A referral (lähete) was recorded; it waits to be accepted or declined."""
+
+    area: ClassVar[str] = "intake"
+    type: Literal["referral.received"] = "referral.received"
+    referral_id: uuid.UUID
+    referrer_type: ReferrerType
+    wants_open_employment: bool
+
+
+class ReferralAccepted(Event):
+    """The referral started (or joined, for a known client) a client's journey."""
+
+    area: ClassVar[str] = "intake"
+    type: Literal["referral.accepted"] = "referral.accepted"
+    referral_id: uuid.UUID
+    client_id: uuid.UUID
+    coach_id: uuid.UUID
+
+
+class ReferralDeclined(Event):
+    """The referral was declined; ``reason`` is a code, counted to reveal exclusion."""
+
+    area: ClassVar[str] = "intake"
+    type: Literal["referral.declined"] = "referral.declined"
+    referral_id: uuid.UUID
+    reason: DeclineReason
+
+
+class ConsentChanged(Event):
+    """A client gave or withdrew a consent: processing, or information exchange with a party."""
+
+    area: ClassVar[str] = "intake"
+    type: Literal["consent.changed"] = "consent.changed"
+    client_id: uuid.UUID
+    scope: ConsentScope
+    party: InformationParty | None = None
+    given: bool
+
+
+class QuickHelpRecorded(Event):
+    """A one-off quick-help contact (pika-apu) with someone not enrolled as a client."""
+
+    area: ClassVar[str] = "intake"
+    type: Literal["quick_help.recorded"] = "quick_help.recorded"
+    quick_help_id: uuid.UUID
+    coach_id: uuid.UUID
+    topic: QuickHelpTopic
+    duration_minutes: int
+    occurred_on: date
+    anonymous: bool
 
 
 AnyJourneyEvent = Annotated[
@@ -98,8 +162,22 @@ AnyJourneyEvent = Annotated[
     Field(discriminator="type"),
 ]
 
+AnyIntakeEvent = Annotated[
+    ClientRegistered | ReferralReceived | ReferralAccepted | ReferralDeclined | ConsentChanged | QuickHelpRecorded,
+    Field(discriminator="type"),
+]
+
 AnyEvent = Annotated[
-    JourneyStarted | JourneyMoved | MilestoneRecorded | ReminderDue | ClientRegistered,
+    JourneyStarted
+    | JourneyMoved
+    | MilestoneRecorded
+    | ReminderDue
+    | ClientRegistered
+    | ReferralReceived
+    | ReferralAccepted
+    | ReferralDeclined
+    | ConsentChanged
+    | QuickHelpRecorded,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
