@@ -26,6 +26,7 @@ from shared.identity import Identity
 from shared.keys import KeyRing, load_keys
 from shared.outbox import Outbox
 from shared.problems import ProblemError, install_problem_handlers, problem_response
+from shared.security import SecurityHeaders
 from shared.settings import Settings, get_settings
 from shared.telemetry import current_trace_id, setup_telemetry
 
@@ -199,6 +200,7 @@ def build_service_app(
         redoc_url=None,
     )
     install_problem_handlers(app)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", include_in_schema=False)
     @app.get(f"/healthz/{name}", include_in_schema=False)
