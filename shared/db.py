@@ -63,12 +63,14 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(settings: Settings, database: str, *, immediate: bool = False) -> AsyncEngine:
+def create_engine(settings: Settings, database: str, *, immediate: bool = True) -> AsyncEngine:
     """An engine for one database.
 
-    ``immediate``: on SQLite, every transaction takes the write lock at BEGIN, so a
-    read-then-write (the audit chain head) cannot interleave with another writer, even
-    in another process. On PostgreSQL the same is done with row locks.
+    ``immediate`` (SQLite): every transaction takes the write lock at BEGIN. A deferred
+    transaction that reads, then writes after another connection wrote, fails at once with
+    "database is locked" (SQLite cannot wait there without risking deadlock); an immediate
+    one waits its turn (busy_timeout). Serialising transactions is fine for the embedded
+    stack; PostgreSQL, in production, uses row locks instead.
     """
     url = database_url(settings, database)
     if is_sqlite(url):
@@ -99,7 +101,7 @@ def create_engine(settings: Settings, database: str, *, immediate: bool = False)
 class Database:
     """An engine and its session factory for one database."""
 
-    def __init__(self, settings: Settings, name: str, *, immediate: bool = False) -> None:
+    def __init__(self, settings: Settings, name: str, *, immediate: bool = True) -> None:
         self.name = name
         self.engine = create_engine(settings, name, immediate=immediate)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
