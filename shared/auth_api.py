@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request
 
 from shared.auth import ALL_ROLES, Principal, requires, unauthorized
 from shared.contracts.api import Me, TokenRequest, TokenResponse
+from shared.identity import LoginLocked
+from shared.problems import ProblemError
 from shared.service import ctx_of
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -21,7 +23,16 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 )
 async def issue_token(body: TokenRequest, request: Request) -> TokenResponse:
     ctx = ctx_of(request)
-    account = await ctx.identity.authenticate(body.username, body.password)
+    try:
+        account = await ctx.identity.authenticate(body.username, body.password)
+    except LoginLocked as exc:
+        raise ProblemError(
+            429,
+            "Too Many Requests",
+            "Too many failed logins. Try again later.",
+            code="login_locked",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     if account is None:
         raise unauthorized("Wrong username or password.", "invalid_credentials")
     return TokenResponse(access_token=ctx.tokens.access_token(account), expires_in=ctx.tokens.token_ttl)

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
 from shared.contracts.journey import Role
-from shared.db import Database
+from shared.db import Database, utcnow
 from shared.platform import Organisation, User
 
 _hasher = PasswordHasher()
@@ -35,9 +36,19 @@ class Account:
     fte: float
 
 
+class LoginLocked(Exception):
+    """Too many failed logins: try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"locked for {retry_after} s")
+        self.retry_after = retry_after
+
+
 class Identity:
-    def __init__(self, platform: Database) -> None:
+    def __init__(self, platform: Database, max_failures: int = 5, lockout_s: int = 900) -> None:
         self._db = platform
+        self.max_failures, self.lockout_s = max_failures, lockout_s
+        self._unknown: dict[str, tuple[int, datetime | None]] = {}
 
     async def add_organisation(self, name: str, region_id: str) -> uuid.UUID:
         if not name.strip() or not region_id.strip():
@@ -105,18 +116,46 @@ class Identity:
         )
 
     async def authenticate(self, username: str, password: str) -> Account | None:
-        async with self._db.session() as s:
+        """The account, or None for a wrong username or password.
+
+        After ``max_failures`` wrong passwords in a row the account locks for
+        ``lockout_s``; while locked, even the right password is refused
+        (``LoginLocked``), so guessing stops. Unknown usernames are counted the same way
+        (in memory), so a lock tells nothing about which usernames exist.
+        """
+        now = utcnow()
+        async with self._db.session() as s, s.begin():
             user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
-        if user is None or not user.active:
-            with contextlib.suppress(VerificationError):
-                await asyncio.to_thread(_hasher.verify, _DUMMY_HASH, password)
-            return None
-        try:
-            # argon2 is deliberately slow: keep it off the event loop.
-            await asyncio.to_thread(_hasher.verify, user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return None
+            if user is None or not user.active:
+                self._unknown_failure(username, now)
+                with contextlib.suppress(VerificationError):
+                    await asyncio.to_thread(_hasher.verify, _DUMMY_HASH, password)
+                return None
+            if user.locked_until is not None and user.locked_until > now:
+                raise LoginLocked(int((user.locked_until - now).total_seconds()) + 1)
+            try:
+                # argon2 is deliberately slow: keep it off the event loop.
+                await asyncio.to_thread(_hasher.verify, user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                user.failed_logins += 1
+                if user.failed_logins >= self.max_failures:
+                    user.failed_logins = 0
+                    user.locked_until = now + timedelta(seconds=self.lockout_s)
+                return None
+            user.failed_logins, user.locked_until = 0, None
         return await self._account(user)
+
+    def _unknown_failure(self, username: str, now: datetime) -> None:
+        count, until = self._unknown.get(username, (0, None))
+        if until is not None and until > now:
+            raise LoginLocked(int((until - now).total_seconds()) + 1)
+        count += 1
+        if count >= self.max_failures:
+            self._unknown[username] = (0, now + timedelta(seconds=self.lockout_s))
+        else:
+            self._unknown[username] = (count, None)
+        if len(self._unknown) > 10_000:  # bounded: forget the oldest
+            self._unknown.pop(next(iter(self._unknown)))
 
     async def account(self, user_id: uuid.UUID) -> Account | None:
         async with self._db.session() as s:

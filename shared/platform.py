@@ -35,6 +35,8 @@ class User(PlatformBase):
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     fte: Mapped[float] = mapped_column(Float, default=1.0)
     active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -26,8 +26,14 @@ class Settings(BaseSettings):
     api_base_url: str | None = Field(
         None, description="Where services reach each other's APIs; default the single origin"
     )
-    # In cluster mode each service listens on its own port from this base upwards.
-    service_port_base: int = 8100
+    service_port_base: int = Field(
+        8100, description="`polku dev --cluster`: the services listen on this port and the next three"
+    )
+    service_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where the proxy origin (`polku serve all --proxy`) reaches each service, JSON "
+        '{"intake": "http://intake:8000", ...}; a service left out: http://127.0.0.1:(service_port_base + i)',
+    )
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -36,7 +42,16 @@ class Settings(BaseSettings):
     temporal_ui_url: str | None = None
 
     nats_url: str = "nats://127.0.0.1:4222"
-    nats_port: int = 4222
+    nats_port: int = Field(
+        4222, description="The embedded nats-server; `--cluster`: its three nodes use this and the next two"
+    )
+    nats_cluster_port: int = Field(
+        6222, description="`polku dev --cluster`: route port of the first NATS node, the others the next two"
+    )
+    nats_stream_replicas: int = Field(
+        1, description="Replicas of each JetStream stream (3 on a three-node cluster); every process declares the same"
+    )
+    postgres_port: int = Field(5432, description="`polku dev --cluster`: the PostgreSQL it starts")
 
     database_url: str | None = Field(
         None,
@@ -55,6 +70,8 @@ class Settings(BaseSettings):
     field_key_active: str | None = None
     blind_index_key: SecretStr | None = None
 
+    login_max_failures: int = Field(5, description="Failed logins in a row before the account locks")
+    login_lockout_seconds: int = Field(900, description="How long a locked account waits")
     token_ttl_seconds: int = 3600
     session_ttl_seconds: int = 8 * 3600
     cookie_secure: bool = Field(
@@ -81,6 +98,12 @@ class Settings(BaseSettings):
     @property
     def internal_api(self) -> str:
         return (self.api_base_url or self.origin).rstrip("/")
+
+    def service_url(self, service: str) -> str:
+        """The base URL of one service's own process (proxy mode)."""
+        if service in self.service_urls:
+            return self.service_urls[service].rstrip("/")
+        return f"http://127.0.0.1:{self.service_port_base + SERVICES.index(service)}"
 
     def sqlite_path(self, database: str) -> Path:
         return self.data_dir / f"{database}.db"

@@ -1,8 +1,8 @@
 """initial
 
-Revision ID: 92a579ebec63
+Revision ID: 059955cec1a2
 Revises: 
-Create Date: 2026-11-27 22:49:14.149582
+Create Date: 2026-11-28 00:07:09.196353
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,8 @@ from alembic import op
 
 import shared.db
 
-revision: str = '92a579ebec63'
+
+revision: str = '059955cec1a2'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -65,6 +66,8 @@ def upgrade() -> None:
     sa.Column('display_name', sa.String(length=200), nullable=True),
     sa.Column('fte', sa.Float(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('locked_until', shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], ),
     sa.PrimaryKeyConstraint('id'),
