@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -40,17 +41,21 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from faststream.nats import NatsBroker
     from temporalio.client import Client
+    from temporalio.common import SearchAttributeKey
     from temporalio.worker import Worker
 
     from shared.contracts.journey import SEARCH_ATTRIBUTES, RestReason, Role
-    from shared.events.publisher import EventPublisher
     from shared.events.streams import ensure_streams
     from shared.settings import Settings
     from workflows import client as jc
-    from workflows.activities import JourneyActivities
     from workflows.contracts import Actor, JourneyInput, MilestoneRequest, MoveRequest
-    from workflows.journey import ClientJourney
-    from workflows.worker import check_search_attributes
+    from workflows.worker import SANDBOXED, build_worker, check_search_attributes
+
+
+# The project root (computed when used: the sandbox forbids it at import).
+def _root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
 
 CONCURRENCY = 20
 OPEN_LOOP_RATE = 10.0
@@ -70,6 +75,24 @@ class NoopWorkflow:
     @workflow.update
     async def noop(self, n: int) -> int:
         self._n += 1
+        return n
+
+
+KEY = SearchAttributeKey.for_keyword("JourneyPhase")
+
+
+@workflow.defn
+class UpsertWorkflow:
+    """The floor for a journey move: a no-op update that keeps one search attribute
+    current (every move changes the phase, status or coach attribute)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def upsert(self, n: int) -> int:
+        workflow.upsert_search_attributes([KEY.value_set("A" if n % 2 else "B")])
         return n
 
 
@@ -137,8 +160,9 @@ async def closed_loop(callers: list[Callable[[], Awaitable[None]]], total: int) 
     }
 
 
-async def open_loop(sends: list[Callable[[], Awaitable[None]]], count: int, rate: float) -> dict[str, float]:
-    """Requests at a steady ``rate`` whatever the latency; round-robin over ``sends``."""
+async def open_loop(sends: list[Callable[[], Awaitable[None]]], count: int, rate: float) -> list[float]:
+    """Requests at a steady ``rate`` whatever the latency; round-robin over ``sends``.
+    Returns the latencies (seconds)."""
     latencies: list[float] = []
     tasks = []
 
@@ -154,13 +178,7 @@ async def open_loop(sends: list[Callable[[], Awaitable[None]]], count: int, rate
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(sends[i % len(sends)])))
     await asyncio.gather(*tasks)
-    return {
-        "requests": len(latencies),
-        "rate_per_s": rate,
-        "p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "p95_ms": round(_pct(latencies, 0.95) * 1000, 1),
-        "max_ms": round(max(latencies) * 1000, 1),
-    }
+    return latencies
 
 
 async def run(
@@ -170,32 +188,99 @@ async def run(
     moves: int,
     *,
     open_loop_moves: int = 150,
+    rounds: int = 3,
     warmup: int = 100,
+    sandboxed: bool = SANDBOXED,
+    worker_process: bool = True,
+    cpu_pids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Start ``journeys`` journeys and as many no-op workflows, then measure both."""
+    """Start ``journeys`` journeys and as many baseline workflows, then measure.
+
+    ``moves`` and ``open_loop_moves`` are per kind, split over ``rounds`` rounds that take
+    turns between the kinds, so a noisy neighbour on the machine hits all alike.
+    ``worker_process``: run the worker in a child process (else in this one).
+    ``cpu_pids``: processes (e.g. the servers) whose CPU time per request to report.
+    """
     tq = f"bench-{uuid.uuid4().hex[:8]}"
     settings = Settings(temporal_address=address, nats_url=nats_url, temporal_task_queue=tq)
     client = await jc.connect(settings)
     await check_search_attributes(client, settings.temporal_namespace)
     await ensure_streams(nats_url)
+    if worker_process:
+        # Like production: the worker in its own process, the callers elsewhere.
+        # As a module, so that the sandbox can import the baseline workflows.
+        argv = [sys.executable, "-m", "bench.journeys", "--worker-only", tq, "--temporal", address]
+        argv += ["--nats", nats_url, "--sandboxed" if sandboxed else "--no-sandboxed"]
+        proc = await asyncio.create_subprocess_exec(*argv, cwd=_root())
+        try:
+            pids = {**(cpu_pids or {}), "worker": proc.pid}
+            measuring = asyncio.create_task(
+                _measure(client, tq, journeys, moves, open_loop_moves, rounds, warmup, pids)
+            )
+            exited = asyncio.create_task(proc.wait())
+            await asyncio.wait({measuring, exited}, return_when=asyncio.FIRST_COMPLETED)
+            if not measuring.done():
+                measuring.cancel()
+                raise RuntimeError(f"the worker process exited ({proc.returncode})")
+            exited.cancel()
+            result = measuring.result()
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+    else:
+        broker = NatsBroker(nats_url)
+        await broker.start()
+        try:
+            async with await _worker(client, settings, broker, sandboxed):
+                pids = {**(cpu_pids or {}), "worker+callers": os.getpid()}
+                result = await _measure(client, tq, journeys, moves, open_loop_moves, rounds, warmup, pids)
+        finally:
+            await broker.stop()
+    result["sandboxed"] = sandboxed
+    result["worker_process"] = worker_process
+    return result
+
+
+async def _worker(client: Client, settings: Settings, broker: NatsBroker, sandboxed: bool) -> Worker:
+    # The production worker, with the baselines beside the journeys: same pools, same
+    # runner, same client (data converter, tracing interceptor).
+    return await build_worker(
+        client, settings, broker, sandboxed=sandboxed, extra_workflows=[NoopWorkflow, UpsertWorkflow]
+    )
+
+
+async def worker_only(address: str, nats_url: str, task_queue: str, sandboxed: bool) -> None:
+    settings = Settings(temporal_address=address, nats_url=nats_url, temporal_task_queue=task_queue)
+    client = await jc.connect(settings)
     broker = NatsBroker(nats_url)
     await broker.start()
     try:
-        # The journey worker's options, plus the baseline workflow: same process, same pools.
-        worker = Worker(
-            client,
-            task_queue=tq,
-            workflows=[ClientJourney, NoopWorkflow],
-            activities=[JourneyActivities(EventPublisher(broker)).publish_events],
-        )
-        async with worker:
-            return await _measure(client, tq, journeys, moves, open_loop_moves, warmup)
+        async with await _worker(client, settings, broker, sandboxed):
+            await asyncio.Event().wait()
     finally:
         await broker.stop()
 
 
+Send = Callable[[], Awaitable[None]]
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _measure(
-    client: Client, tq: str, journeys: int, moves: int, open_loop_moves: int, warmup: int
+    client: Client,
+    tq: str,
+    journeys: int,
+    moves: int,
+    open_loop_moves: int,
+    rounds: int,
+    warmup: int,
+    pids: dict[str, int],
 ) -> dict[str, Any]:
     org = uuid.uuid4()
     drivers: list[JourneyDriver] = []
@@ -205,79 +290,129 @@ async def _measure(
         inp = JourneyInput(organisation_id=org, region_id="bench", client_id=d.client_id, coach_id=coach, actor=d.actor)
         await jc.start_journey(client, inp, task_queue=tq)
         drivers.append(d)
+    # Into PROFILING, where the cycle of moves starts.
     await asyncio.gather(
         *(jc.move(client, d.org, d.client_id, MoveRequest(action="advance", actor=d.actor)) for d in drivers)
     )
-
     noops = [
         await client.start_workflow(NoopWorkflow.run, id=f"bench-noop-{uuid.uuid4()}", task_queue=tq)
         for _ in range(journeys)
     ]
-    counter = iter(range(10**9))
+    upserts = [
+        await client.start_workflow(UpsertWorkflow.run, id=f"bench-upsert-{uuid.uuid4()}", task_queue=tq)
+        for _ in range(journeys)
+    ]
+    counter = iter(range(10**12))
 
-    def noop_send(i: int) -> Callable[[], Awaitable[None]]:
+    def bare(i: int) -> Send:
         async def send() -> None:
             await noops[i].execute_update(NoopWorkflow.noop, next(counter))
 
         return send
 
-    def journey_send(i: int) -> Callable[[], Awaitable[None]]:
+    def upsert(i: int) -> Send:
+        async def send() -> None:
+            await upserts[i].execute_update(UpsertWorkflow.upsert, next(counter))
+
+        return send
+
+    def journey(i: int) -> Send:
         async def send() -> None:
             await drivers[i].send(client)
 
         return send
 
-    # Each caller owns journeys i, i+20, ...: a journey never has two moves in flight.
-    def owned(make: Callable[[int], Callable[[], Awaitable[None]]]) -> list[Callable[[], Awaitable[None]]]:
-        callers: list[Callable[[], Awaitable[None]]] = []
+    kinds: dict[str, Callable[[int], Send]] = {"bare": bare, "bare_upsert": upsert, "journey": journey}
+
+    def owned(make: Callable[[int], Send]) -> list[Send]:
+        """Caller c owns workflows c, c+20, ...: a journey never has two moves in flight."""
+        callers: list[Send] = []
         for c in range(CONCURRENCY):
             mine = [make(i) for i in range(c, journeys, CONCURRENCY)]
-            rr = iter(range(10**9))
+            turn = iter(range(10**12))
 
-            async def send(mine: list[Callable[[], Awaitable[None]]] = mine, rr: Any = rr) -> None:
-                await mine[next(rr) % len(mine)]()
+            async def send(mine: list[Send] = mine, turn: Any = turn) -> None:
+                await mine[next(turn) % len(mine)]()
 
             callers.append(send)
         return callers
 
-    await closed_loop(owned(noop_send), warmup)
-    await closed_loop(owned(journey_send), warmup)
-    bare_tp = await closed_loop(owned(noop_send), moves)
-    journey_tp = await closed_loop(owned(journey_send), moves)
-    bare_lat = await open_loop([noop_send(i) for i in range(journeys)], open_loop_moves, OPEN_LOOP_RATE)
-    journey_lat = await open_loop([journey_send(i) for i in range(journeys)], open_loop_moves, OPEN_LOOP_RATE)
+    for make in kinds.values():
+        await closed_loop(owned(make), warmup)
+    closed: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    cpu: dict[str, dict[str, float]] = {k: dict.fromkeys(pids, 0.0) for k in kinds}
+    opened: dict[str, list[float]] = {k: [] for k in kinds}
+    names = list(kinds)
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for k in order:
+            before = {name: _cpu_s(pid) for name, pid in pids.items()}
+            closed[k].append(await closed_loop(owned(kinds[k]), moves // rounds))
+            for name, pid in pids.items():
+                cpu[k][name] += _cpu_s(pid) - before[name]
+        for k in order:
+            opened[k] += await open_loop(
+                [kinds[k](i) for i in range(journeys)], open_loop_moves // rounds, OPEN_LOOP_RATE
+            )
 
-    # Every journey's events were published (the main loop drained its queue).
+    # Every journey's events were published (each main loop drained its queue).
     pending = 0
     for d in drivers:
         pending += (await jc.get_state(client, d.org, d.client_id)).pending_events
-    for h in noops:
+    for h in noops + upserts:
         await h.terminate()
-    return {
-        "journeys": journeys,
-        "concurrency": CONCURRENCY,
-        "bare": {"closed_loop": bare_tp, "open_loop": bare_lat},
-        "journey": {"closed_loop": journey_tp, "open_loop": journey_lat},
-        "throughput_ratio": round(journey_tp["per_s"] / bare_tp["per_s"], 2),
-        "p95_ratio": round(journey_lat["p95_ms"] / bare_lat["p95_ms"], 2),
-        "journey_p95_ms": journey_lat["p95_ms"],
-        "pending_events_after": pending,
-    }
+
+    result: dict[str, Any] = {"journeys": journeys, "concurrency": CONCURRENCY, "rounds": rounds}
+    for k in kinds:
+        per_s = [c["per_s"] for c in closed[k]]
+        result[k] = {
+            "closed_loop_per_s": round(statistics.median(per_s), 1),
+            "closed_loop_rounds_per_s": per_s,
+            "closed_loop_p50_ms": round(statistics.median(c["p50_ms"] for c in closed[k]), 1),
+            "open_loop_requests": len(opened[k]),
+            "open_loop_p50_ms": round(statistics.median(opened[k]) * 1000, 1),
+            "open_loop_p95_ms": round(_pct(opened[k], 0.95) * 1000, 1),
+            # CPU milliseconds per request, closed loop, by process.
+            "cpu_ms_per_request": {
+                name: round(1000 * used / sum(int(c["requests"]) for c in closed[k]), 2)
+                for name, used in cpu[k].items()
+            },
+        }
+    # Ratios per round (the kinds of one round ran back to back), then the median.
+    result["throughput_ratio"] = round(
+        statistics.median(j["per_s"] / b["per_s"] for j, b in zip(closed["journey"], closed["bare"], strict=True)), 2
+    )
+    result["throughput_ratio_vs_bare_upsert"] = round(
+        statistics.median(
+            j["per_s"] / b["per_s"] for j, b in zip(closed["journey"], closed["bare_upsert"], strict=True)
+        ),
+        2,
+    )
+    result["p95_ratio"] = round(result["journey"]["open_loop_p95_ms"] / result["bare"]["open_loop_p95_ms"], 2)
+    result["pending_events_after"] = pending
+    return result
 
 
 def _print(result: dict[str, Any]) -> None:
-    b, j = result["bare"], result["journey"]
-    print(f"{'':24}{'bare update':>14}{'journey move':>14}{'ratio':>8}")
-    print(
-        f"{'closed loop, 20 callers':24}{b['closed_loop']['per_s']:>12}/s{j['closed_loop']['per_s']:>12}/s"
-        f"{result['throughput_ratio']:>8}"
-    )
-    print(f"{'open loop 10/s, p50':24}{b['open_loop']['p50_ms']:>11} ms{j['open_loop']['p50_ms']:>11} ms")
-    print(
-        f"{'open loop 10/s, p95':24}{b['open_loop']['p95_ms']:>11} ms{j['open_loop']['p95_ms']:>11} ms"
-        f"{result['p95_ratio']:>8}"
-    )
     print(json.dumps(result, indent=2))
+    print()
+    print(f"{'':28}{'bare update':>14}{'bare+upsert':>14}{'journey move':>14}{'ratio':>8}")
+    row = [result[k] for k in ("bare", "bare_upsert", "journey")]
+    print(
+        f"{'closed loop, 20 callers /s':28}"
+        + "".join(f"{r['closed_loop_per_s']:>14}" for r in row)
+        + f"{result['throughput_ratio']:>8}"
+    )
+    print(f"{'open loop 10/s, p50 ms':28}" + "".join(f"{r['open_loop_p50_ms']:>14}" for r in row))
+    print(
+        f"{'open loop 10/s, p95 ms':28}"
+        + "".join(f"{r['open_loop_p95_ms']:>14}" for r in row)
+        + f"{result['p95_ratio']:>8}"
+    )
+    print(f"journey/bare+upsert throughput: {result['throughput_ratio_vs_bare_upsert']}")
+    for name in row[0]["cpu_ms_per_request"]:
+        cpu = "".join(f"{r['cpu_ms_per_request'][name]:>14}" for r in row)
+        print(f"{'CPU ms/request, ' + name:28}{cpu}")
 
 
 def _free_port() -> int:
@@ -288,7 +423,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_servers(base: Path, in_memory: bool = False) -> Iterator[tuple[str, str]]:
+def local_servers(base: Path, in_memory: bool = False) -> Iterator[tuple[str, str, dict[str, int]]]:
     """A Temporal dev server on a SQLite file with WAL (like ``polku dev``; or in memory)
     and nats-server."""
     venv_bin = Path(sys.executable).parent
@@ -311,7 +446,7 @@ def local_servers(base: Path, in_memory: bool = False) -> Iterator[tuple[str, st
         try:
             address, url = f"127.0.0.1:{tport}", f"nats://127.0.0.1:{nport}"
             asyncio.run(_wait_ready(address, url))
-            yield address, url
+            yield address, url, {"temporal": procs[0].pid, "nats": procs[1].pid}
         finally:
             for p in procs:
                 p.terminate()
@@ -337,14 +472,29 @@ def main() -> None:
     parser.add_argument("--temporal", help="address of a running Temporal server with the search attributes")
     parser.add_argument("--nats", help="URL of a running nats-server with JetStream")
     parser.add_argument("--journeys", type=int, default=40)
-    parser.add_argument("--moves", type=int, default=2000, help="requests per closed-loop measurement")
-    parser.add_argument("--open-loop", type=int, default=150, help="requests per open-loop measurement")
+    parser.add_argument("--moves", type=int, default=1500, help="requests per kind, closed loop")
+    parser.add_argument("--open-loop", type=int, default=150, help="requests per kind at 10/s (open loop)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sandboxed", action=argparse.BooleanOptionalAction, default=SANDBOXED)
+    parser.add_argument("--in-memory", action="store_true", help="Temporal without its SQLite file")
+    parser.add_argument("--in-process", action="store_true", help="the worker in the callers' process")
+    parser.add_argument("--worker-only", metavar="TASK_QUEUE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.temporal and args.nats:
-        _print(asyncio.run(run(args.temporal, args.nats, args.journeys, args.moves, open_loop_moves=args.open_loop)))
+    if args.worker_only:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(worker_only(args.temporal, args.nats, args.worker_only, args.sandboxed))
         return
-    with tempfile.TemporaryDirectory() as tmp, local_servers(Path(tmp)) as (address, url):
-        _print(asyncio.run(run(address, url, args.journeys, args.moves, open_loop_moves=args.open_loop)))
+    kw: dict[str, Any] = {
+        "open_loop_moves": args.open_loop,
+        "rounds": args.rounds,
+        "sandboxed": args.sandboxed,
+        "worker_process": not args.in_process,
+    }
+    if args.temporal and args.nats:
+        _print(asyncio.run(run(args.temporal, args.nats, args.journeys, args.moves, **kw)))
+        return
+    with tempfile.TemporaryDirectory() as tmp, local_servers(Path(tmp), args.in_memory) as (address, url, pids):
+        _print(asyncio.run(run(address, url, args.journeys, args.moves, cpu_pids=pids, **kw)))
 
 
 if __name__ == "__main__":

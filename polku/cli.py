@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from services.intake import cli as intake_cli
+from services.reporting import cli as reporting_cli
 from shared.contracts.journey import Role
 from shared.settings import SERVICES, Settings, get_settings
 
@@ -17,10 +19,14 @@ orgs_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (figures, not tests).", no_args_is_help=True)
+deploy_app = typer.Typer(help="Deployment files generated from the code.", no_args_is_help=True)
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")
+app.add_typer(reporting_cli.app, name="reporting")
+app.add_typer(intake_cli.app, name="intake")
+app.add_typer(deploy_app, name="deploy")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -42,15 +48,25 @@ def serve(
     service: Annotated[str, typer.Argument(help=f"one of {', '.join(SERVICES)}, or 'all' behind one origin")],
     host: Annotated[str | None, typer.Option(help="default POLKU_HTTP_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default POLKU_HTTP_PORT")] = None,
+    proxy: Annotated[
+        bool,
+        typer.Option(
+            "--proxy",
+            help="with 'all': only the origin, forwarding each request to the service's own process "
+            "(POLKU_SERVICE_URLS, default 127.0.0.1:POLKU_SERVICE_PORT_BASE+i)",
+        ),
+    ] = False,
 ) -> None:
     """Serve one service's API (production), or all of them behind one origin."""
     import uvicorn
 
-    from polku.gateway import create_gateway, create_service_app
+    from polku.gateway import create_gateway, create_proxy, create_service_app
 
     settings = get_settings()
+    if proxy and service != "all":
+        _fail("--proxy goes with 'all' (the origin in front of every service)", 2)
     if service == "all":
-        asgi: object = create_gateway(settings)
+        asgi: object = create_proxy(settings) if proxy else create_gateway(settings)
     elif service in SERVICES:
         asgi = create_service_app(service, settings)
     else:
@@ -75,11 +91,20 @@ def worker() -> None:
 
 
 @app.command()
-def dev() -> None:
+def dev(
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="the production topology as local processes: three clustered NATS nodes, PostgreSQL, "
+            "each service and two workers in their own processes, the proxy origin in front",
+        ),
+    ] = False,
+) -> None:
     """Start the whole system on embedded defaults, load demo data, print the URLs."""
     from polku.devrun import run
 
-    raise typer.Exit(run(get_settings()))
+    raise typer.Exit(run(get_settings(), cluster=cluster))
 
 
 @app.command("demo-data")
@@ -165,9 +190,31 @@ def audit_verify() -> None:
     raise typer.Exit(asyncio.run(go(get_settings())))
 
 
-@bench_app.command(
-    "journeys", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@deploy_app.command("proxy-config")
+def deploy_proxy_config() -> None:
+    """Print the reverse proxy's Caddyfile (deploy/caddy/Caddyfile), generated from the route tables."""
+    from polku.deployconfig import caddyfile, proxy_rules, service_apps
+
+    typer.echo(caddyfile(proxy_rules(service_apps())), nl=False)
+
+
+@deploy_app.command("k8s-configmaps")
+def deploy_k8s_configmaps() -> None:
+    """Print deploy/k8s/configmaps.yaml: the Caddyfile and the config files under deploy/ as ConfigMaps."""
+    from polku.deployconfig import caddyfile, k8s_configmaps, proxy_rules, service_apps
+
+    typer.echo(k8s_configmaps(caddyfile(proxy_rules(service_apps()))), nl=False)
+
+
+@deploy_app.command("secrets")
+def deploy_secrets() -> None:
+    """Print fresh keys and database passwords as a .env file for docker compose (keep it out of git)."""
+    from polku.deployconfig import secrets_env
+
+    typer.echo(secrets_env(), nl=False)
+
+
+@bench_app.command("journeys", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench_journeys(ctx: typer.Context) -> None:
     """Journey moves against bare Temporal Updates (bench/journeys.py; --help for its options)."""
     import subprocess

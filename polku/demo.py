@@ -128,6 +128,7 @@ async def load_demo_data(settings: Settings, base_url: str | None = None) -> str
                             "coach_id": str(coach.id),
                             "first_name": FIRST[(i + n * 5) % len(FIRST)],
                             "last_name": LAST[(i * 7 + n) % len(LAST)],
+                            "consent": {"processing": True},
                         },
                     )
                     r.raise_for_status()

@@ -1,4 +1,9 @@
-"""``polku dev``: the whole system on embedded defaults, in one command."""
+"""``polku dev``: the whole system on embedded defaults, in one command.
+
+``polku dev --cluster`` runs the production topology as local processes instead: three
+clustered NATS nodes, PostgreSQL, the Temporal dev server, each service in its own
+process on its own port, two workers, and the proxy origin in front of the services.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,44 @@ import sys
 
 import httpx
 
-from polku.devstack import run_dev
-from shared.settings import Settings
+from polku.devstack import cluster_env, cluster_settings, run_dev
+from shared.settings import SERVICES, Settings
+
+WORKERS = 2
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, *, cluster: bool = False) -> int:
     python = sys.executable
-    env = {**os.environ, "POLKU_DATA_DIR": str(settings.data_dir.resolve())}
-    children = [
-        ("web", [python, "-m", "polku", "serve", "all"]),
-        ("worker", [python, "-m", "polku", "worker"]),
-    ]
+    polku = [python, "-m", "polku"]
+    if cluster:
+        if settings.database_url:
+            print(
+                "polku dev: POLKU_DATABASE_URL is ignored with --cluster (it starts its own PostgreSQL)",
+                file=sys.stderr,
+                flush=True,
+            )
+        settings = cluster_settings(settings)
+        env = {**os.environ, **cluster_env(settings)}
+        host = "127.0.0.1"
+        children = [
+            (name, [*polku, "serve", name, "--host", host, "--port", str(settings.service_port_base + i)])
+            for i, name in enumerate(SERVICES)
+        ]
+        children += [(f"worker-{i}", [*polku, "worker"]) for i in range(1, WORKERS + 1)]
+        children.append(("proxy", [*polku, "serve", "all", "--proxy"]))
+    else:
+        env = {**os.environ, "POLKU_DATA_DIR": str(settings.data_dir.resolve())}
+        children = [
+            ("web", [*polku, "serve", "all"]),
+            ("worker", [*polku, "worker"]),
+        ]
 
-    async def migrate() -> None:
+    async def prepare() -> None:
+        from shared.keys import load_keys
         from shared.migrations import upgrade_all
 
+        # Every process reads the same generated keys: make them once, before any starts.
+        load_keys(settings)
         await asyncio.to_thread(upgrade_all, settings)
         print("polku dev: databases migrated", flush=True)
 
@@ -32,25 +60,36 @@ def run(settings: Settings) -> int:
 
         print(f"polku dev: {await load_demo_data(settings)}", flush=True)
         ui = settings.temporal_ui_url or f"http://127.0.0.1:{settings.temporal_ui_port}"
-        print(
-            "\n".join(
-                [
-                    "",
-                    "Polku is running. Ctrl-C stops everything.",
-                    f"  Web UI                 {settings.origin}/",
-                    f"  API docs               {settings.origin}/api/v1/coaching/docs "
-                    "(and /api/v1/intake/docs, /employer/docs, /reporting/docs)",
-                    f"  Event docs (AsyncAPI)  {settings.origin}/api/v1/events/asyncapi",
-                    f"  Temporal Web UI        {ui}",
-                    f"  Health                 {settings.origin}/healthz",
-                    f"  Logs                   {settings.data_dir / 'logs'}",
-                    "",
-                ]
-            ),
-            flush=True,
-        )
+        lines = [
+            "",
+            "Polku is running. Ctrl-C stops everything.",
+            f"  Web UI                 {settings.origin}/",
+            f"  API docs               {settings.origin}/api/v1/coaching/docs "
+            "(and /api/v1/intake/docs, /employer/docs, /reporting/docs)",
+            f"  Event docs (AsyncAPI)  {settings.origin}/api/v1/events/asyncapi",
+            f"  Temporal Web UI        {ui}",
+            f"  Health                 {settings.origin}/healthz",
+            f"  Logs                   {settings.data_dir / 'logs'}",
+        ]
+        if cluster:
+            nats = ", ".join(str(settings.nats_port + i) for i in range(3))
+            services = ", ".join(f"{n} :{settings.service_port_base + i}" for i, n in enumerate(SERVICES))
+            lines += [
+                f"  Services               {services}",
+                f"  NATS nodes             127.0.0.1 ports {nats} (3 stream replicas)",
+                f"  PostgreSQL             127.0.0.1:{settings.postgres_port}, database polku",
+            ]
+        print("\n".join([*lines, ""]), flush=True)
 
-    return run_dev(settings, children, after_servers_ready=migrate, after_children_ready=ready, child_env=env)
+    return run_dev(
+        settings,
+        children,
+        after_servers_ready=prepare,
+        after_children_ready=ready,
+        child_env=env,
+        cluster=cluster,
+        stop_timeout=20.0 if cluster else 10.0,
+    )
 
 
 async def _wait_ready(origin: str, timeout: float = 90) -> None:

@@ -39,13 +39,22 @@ Sequence: check ports -> Temporal dev server (``{data_dir}/temporal.db``) -> nat
 ``<name>.log.1``). Shutdown: children first (SIGTERM to each process group, SIGKILL after
 ``stop_timeout``), then nats-server, then Temporal. A second Ctrl-C kills at once.
 
+``cluster=True`` (``polku dev --cluster``): instead of one nats-server, three clustered on
+loopback (``nats_port``..+2 for clients, ``nats_cluster_port``..+2 for routes, stores in
+``{data_dir}/nats-{1,2,3}``) holding the streams with three replicas, and PostgreSQL
+(``{data_dir}/postgres``, port ``postgres_port``, database ``polku``) started from the
+machine's binaries; the ports of ``service_port_base``..+3 are checked too. One NATS node
+may die without stopping the stack (two keep the quorum). ``cluster_settings`` and
+``cluster_env`` give the settings and environment of the processes of that topology.
+
 Every process runs in its own process group (new session) and, on Linux, gets
 ``PR_SET_PDEATHSIG`` = SIGKILL, so it dies with ``polku dev`` even if that is SIGKILLed.
 The death signal follows the *thread* that started the process: start processes from a
 thread that lives as long as they should (the main thread).
 
-Reusable pieces: ``start_temporal_dev_server``, ``start_nats_server``, ``start_process``,
-``ManagedProcess``, ``wait_temporal_ready``, ``wait_nats_ready``, ``free_port``,
+Reusable pieces: ``start_temporal_dev_server``, ``start_nats_server``, ``start_nats_cluster``,
+``start_postgres``, ``start_process``, ``ManagedProcess``, ``wait_temporal_ready``,
+``wait_nats_ready``, ``wait_nats_cluster_ready``, ``wait_postgres_ready``, ``free_port``,
 ``port_in_use``, ``find_binary``.
 """
 
@@ -80,16 +89,22 @@ __all__ = [
     "ManagedProcess",
     "PortCheck",
     "check_ports",
+    "cluster_env",
+    "cluster_settings",
     "find_binary",
     "free_port",
     "port_in_use",
     "run_dev",
     "run_dev_async",
+    "start_nats_cluster",
     "start_nats_server",
+    "start_postgres",
     "start_process",
     "start_temporal_dev_server",
     "temporal_dev_server_args",
+    "wait_nats_cluster_ready",
     "wait_nats_ready",
+    "wait_postgres_ready",
     "wait_temporal_ready",
 ]
 
@@ -98,6 +113,13 @@ _PR_SET_PDEATHSIG = 1
 # Temporal needs a few seconds for a fresh SQLite file on a busy 2-core machine.
 TEMPORAL_START_TIMEOUT_S = 60.0
 NATS_START_TIMEOUT_S = 30.0
+# A fresh three-node JetStream cluster elects its meta leader within a few seconds.
+NATS_CLUSTER_START_TIMEOUT_S = 60.0
+POSTGRES_START_TIMEOUT_S = 60.0
+NATS_CLUSTER_SIZE = 3
+NATS_CLUSTER_NAME = "polku"
+PG_BIN = Path(os.environ.get("POLKU_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_OS_USER = "postgres"  # the OS user PostgreSQL runs as when polku dev runs as root
 
 T = TypeVar("T")
 ChildCommand = tuple[str, list[str]]
@@ -170,6 +192,24 @@ def _dev_ports(settings: Settings) -> list[PortCheck]:
         PortCheck(temporal_ip, settings.temporal_ui_port, "POLKU_TEMPORAL_UI_PORT"),
         PortCheck("127.0.0.1", settings.nats_port, "POLKU_NATS_PORT"),
     ]
+
+
+def _cluster_ports(settings: Settings) -> list[PortCheck]:
+    """``polku dev --cluster``: the dev ports, two more NATS client ports, the NATS route
+    ports, PostgreSQL and one port per service."""
+    from shared.settings import SERVICES
+
+    checks = _dev_ports(settings)
+    checks += [PortCheck("127.0.0.1", settings.nats_port + i, "POLKU_NATS_PORT") for i in range(1, NATS_CLUSTER_SIZE)]
+    checks += [
+        PortCheck("127.0.0.1", settings.nats_cluster_port + i, "POLKU_NATS_CLUSTER_PORT")
+        for i in range(NATS_CLUSTER_SIZE)
+    ]
+    checks.append(PortCheck("127.0.0.1", settings.postgres_port, "POLKU_POSTGRES_PORT"))
+    checks += [
+        PortCheck("127.0.0.1", settings.service_port_base + i, "POLKU_SERVICE_PORT_BASE") for i in range(len(SERVICES))
+    ]
+    return checks
 
 
 def check_ports(checks: Sequence[PortCheck]) -> str | None:
@@ -468,6 +508,236 @@ def start_nats_server(store_dir: Path, port: int, log_path: Path | None, *, host
     return start_process("nats", argv, log_path)
 
 
+def nats_cluster_node_args(
+    store_dir: Path,
+    name: str,
+    port: int,
+    cluster_port: int,
+    route_ports: Sequence[int],
+    *,
+    host: str = "127.0.0.1",
+    cluster_name: str = NATS_CLUSTER_NAME,
+) -> list[str]:
+    """Arguments of one node of a JetStream cluster on ``host`` (routes to every node,
+    itself included: nats-server skips its own)."""
+    routes = ",".join(f"nats://{host}:{p}" for p in route_ports)
+    return [
+        "-js",
+        "-sd",
+        str(store_dir.resolve()),
+        "-n",
+        name,
+        "-a",
+        host,
+        "-p",
+        str(port),
+        "--cluster_name",
+        cluster_name,
+        "--cluster",
+        f"nats://{host}:{cluster_port}",
+        "--routes",
+        routes,
+    ]
+
+
+def start_nats_cluster(
+    data_dir: Path, client_ports: Sequence[int], cluster_ports: Sequence[int], logs: Path | None
+) -> list[ManagedProcess]:
+    """Start one nats-server per port pair, clustered on loopback, each with JetStream in
+    ``{data_dir}/nats-{i}`` (not waiting; see ``wait_nats_cluster_ready``)."""
+    procs = []
+    for i, (port, cluster_port) in enumerate(zip(client_ports, cluster_ports, strict=True), start=1):
+        name = f"nats-{i}"
+        store = data_dir / name
+        store.mkdir(parents=True, exist_ok=True)
+        argv = [find_binary("nats-server"), *nats_cluster_node_args(store, name, port, cluster_port, cluster_ports)]
+        procs.append(start_process(name, argv, logs / f"{name}.log" if logs else None))
+    return procs
+
+
+async def wait_nats_cluster_ready(
+    procs: Sequence[ManagedProcess],
+    urls: Sequence[str],
+    *,
+    num_replicas: int,
+    timeout_s: float = NATS_CLUSTER_START_TIMEOUT_S,
+) -> None:
+    """Wait until every node accepts connections and the cluster holds the streams with
+    ``num_replicas`` replicas (that needs an elected JetStream meta leader and enough
+    nodes). Raises DevStackError if a node dies or on timeout."""
+    from shared.events.streams import ensure_streams
+
+    for proc, url in zip(procs, urls, strict=True):
+        await wait_nats_ready(proc, url, timeout_s=timeout_s, streams=False)
+    deadline = time.monotonic() + timeout_s
+    last_error = "no answer"
+    while True:
+        for proc in procs:
+            if not proc.running():
+                raise DevStackError(_died_message(proc, proc.name))
+        try:
+            await _unless_died(ensure_streams(urls[0], num_replicas=num_replicas), procs[0], 15.0)
+            return
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline (no meta leader yet)
+            last_error = str(exc) or type(exc).__name__
+        if time.monotonic() > deadline:
+            raise DevStackError(
+                f"{PREFIX}: the NATS cluster did not take the streams ({num_replicas} replicas) in "
+                f"{timeout_s:.0f} s ({last_error}); see the nats-*.log files"
+            )
+        await asyncio.sleep(0.5)
+
+
+def _run_checked(argv: Sequence[str], *, user: str | None, cwd: Path, what: str) -> None:
+    result = subprocess.run(list(argv), user=user, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise DevStackError(f"{PREFIX}: {what} failed (exit code {result.returncode}):\n{result.stdout}{result.stderr}")
+
+
+def _check_reachable_by(user: str, directory: Path) -> None:
+    """PostgreSQL runs as ``user``: every parent of its directory must let that user in."""
+    probe = subprocess.run(["test", "-w", str(directory)], user=user, check=False)
+    if probe.returncode != 0:
+        raise DevStackError(
+            f"{PREFIX}: PostgreSQL runs as the {user!r} user (polku dev runs as root), which cannot reach "
+            f"{directory}; make its parent directories traversable (chmod o+x) or set POLKU_DATA_DIR elsewhere"
+        )
+
+
+def start_postgres(base_dir: Path, port: int, log_path: Path | None, *, pg_bin: Path = PG_BIN) -> ManagedProcess:
+    """PostgreSQL from ``pg_bin`` with its cluster in ``{base_dir}/data`` (``initdb`` on the
+    first start, kept afterwards), listening on 127.0.0.1:``port`` only (no Unix socket),
+    trust authentication. As root it runs as the ``postgres`` OS user. Not waiting: see
+    ``wait_postgres_ready``."""
+    if not (pg_bin / "postgres").exists():
+        raise DevStackError(f"{PREFIX}: PostgreSQL binaries not found in {pg_bin} (set POLKU_PG_BIN)")
+    user = PG_OS_USER if os.geteuid() == 0 else None
+    base_dir = base_dir.resolve()
+    base_dir.mkdir(parents=True, exist_ok=True)
+    data = base_dir / "data"
+    if user is not None:
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        os.chown(base_dir, entry.pw_uid, entry.pw_gid)
+        _check_reachable_by(user, base_dir)
+    if not (data / "PG_VERSION").exists():
+        _run_checked(
+            [
+                str(pg_bin / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            user=user,
+            cwd=base_dir,
+            what="initdb",
+        )
+    argv = [
+        str(pg_bin / "postgres"),
+        "-D",
+        str(data),
+        "-p",
+        str(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=300",
+        # Commits return before the WAL reaches the disk: a machine crash can lose the last
+        # moments, never corrupt. Fine for a developer's data.
+        "-c",
+        "synchronous_commit=off",
+    ]
+    return start_process(
+        "postgres",
+        argv,
+        log_path,
+        cwd=base_dir,
+        user=user,
+        stop_signal=signal.SIGINT,  # fast shutdown, what `pg_ctl stop -m fast` sends
+    )
+
+
+def postgres_url(port: int) -> str:
+    """The URL of the ``polku`` database that ``wait_postgres_ready`` creates."""
+    return f"postgresql+asyncpg://polku:polku@127.0.0.1:{port}/polku"
+
+
+async def wait_postgres_ready(
+    proc: ManagedProcess | None, port: int, *, timeout_s: float = POSTGRES_START_TIMEOUT_S
+) -> str:
+    """Wait until PostgreSQL accepts connections, create role and database ``polku`` if
+    they are missing, and return their URL (``postgres_url``)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    deadline = time.monotonic() + timeout_s
+    last_error = "no answer"
+    while True:
+        if proc is not None and not proc.running():
+            raise DevStackError(_died_message(proc, "PostgreSQL"))
+        try:
+            if _port_open("127.0.0.1", port):
+                conn = await asyncpg.connect(
+                    host="127.0.0.1", port=port, user="postgres", database="postgres", timeout=5
+                )
+                try:
+                    if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'polku'"):
+                        await conn.execute("CREATE ROLE polku LOGIN PASSWORD 'polku'")
+                    if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'polku'"):
+                        await conn.execute("CREATE DATABASE polku OWNER polku")
+                finally:
+                    await conn.close()
+                return postgres_url(port)
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline (e.g. still starting up)
+            last_error = str(exc) or type(exc).__name__
+        if time.monotonic() > deadline:
+            tail = ""
+            if proc is not None and proc.log_path is not None:
+                tail = f"; last lines of {proc.log_path}:\n{proc.tail(20).rstrip()}"
+            raise DevStackError(
+                f"{PREFIX}: PostgreSQL on port {port} did not become ready in {timeout_s:.0f} s ({last_error}){tail}"
+            )
+        await asyncio.sleep(0.2)
+
+
+def cluster_settings(settings: Settings) -> Settings:
+    """The settings of every process of ``polku dev --cluster``: its files in
+    ``{data_dir}/cluster``, the PostgreSQL it starts, the first NATS node as the seed
+    (clients learn the other nodes from it and fail over to them), three stream replicas,
+    the proxy origin as the services' API base."""
+    return settings.model_copy(
+        update={
+            "data_dir": (settings.data_dir / "cluster").resolve(),
+            "database_url": postgres_url(settings.postgres_port),
+            "nats_url": f"nats://127.0.0.1:{settings.nats_port}",
+            "nats_stream_replicas": NATS_CLUSTER_SIZE,
+            "api_base_url": settings.origin,
+        }
+    )
+
+
+def cluster_env(settings: Settings) -> dict[str, str]:
+    """``cluster_settings`` as the POLKU_* environment of the child processes."""
+    return {
+        "POLKU_DATA_DIR": str(settings.data_dir),
+        "POLKU_DATABASE_URL": settings.database_url or "",
+        "POLKU_NATS_URL": settings.nats_url,
+        "POLKU_NATS_STREAM_REPLICAS": str(settings.nats_stream_replicas),
+        "POLKU_API_BASE_URL": settings.internal_api,
+        "POLKU_HTTP_HOST": settings.http_host,
+        "POLKU_HTTP_PORT": str(settings.http_port),
+        "POLKU_SERVICE_PORT_BASE": str(settings.service_port_base),
+    }
+
+
 def _died_message(proc: ManagedProcess, what: str) -> str:
     where = f"; last lines of {proc.log_path}:\n{proc.tail(20).rstrip()}" if proc.log_path else ""
     return f"{PREFIX}: {what} exited during start-up (exit code {proc.poll()}){where}"
@@ -590,14 +860,37 @@ def _display(path: Path) -> str:
 
 
 @dataclass
+class _Quorum:
+    """Processes of which some may die while ``minimum`` still run (a NATS cluster)."""
+
+    what: str
+    members: list[ManagedProcess]
+    minimum: int
+    reported: set[str] = field(default_factory=set)
+
+
+@dataclass
 class _Stack:
     servers: list[ManagedProcess] = field(default_factory=list)  # in start order
     children: list[ManagedProcess] = field(default_factory=list)
+    quorums: list[_Quorum] = field(default_factory=list)
 
     def first_dead(self) -> ManagedProcess | None:
         for proc in [*self.servers, *self.children]:
-            if not proc.running():
+            if proc.running():
+                continue
+            quorum = next((q for q in self.quorums if proc in q.members), None)
+            if quorum is None:
                 return proc
+            alive = sum(1 for m in quorum.members if m.running())
+            if alive < quorum.minimum:
+                return proc
+            if proc.name not in quorum.reported:
+                quorum.reported.add(proc.name)
+                _say(
+                    f"{PREFIX}: {proc.name} exited (exit code {proc.poll()}); {alive} of {len(quorum.members)} "
+                    f"{quorum.what} nodes run on, which is enough"
+                )
         return None
 
     async def stop_all(self, grace_s: float, force: asyncio.Event) -> None:
@@ -614,38 +907,16 @@ async def _start_all(
     after_children_ready: Hook | None,
     child_env: Mapping[str, str] | None,
     stack: _Stack,
+    cluster: bool,
 ) -> None:
     data_dir = settings.data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
-    temporal_host, temporal_port = _split_host_port(settings.temporal_address, 7233)
-    temporal_ip = _bind_ip(temporal_host)
-    temporal = start_temporal_dev_server(
-        data_dir,
-        temporal_port,
-        settings.temporal_ui_port,
-        logs / "temporal.log",
-        ip=temporal_ip,
-        namespaces=[settings.temporal_namespace],
-    )
-    stack.servers.append(temporal)
-    nats = start_nats_server(data_dir / "nats", settings.nats_port, logs / "nats.log")
-    stack.servers.append(nats)
-
-    address = f"{temporal_ip}:{temporal_port}"
-    await wait_temporal_ready(temporal, address, namespace=settings.temporal_namespace)
-    _say(f"{PREFIX}: Temporal ready at {address} (UI http://{temporal_ip}:{settings.temporal_ui_port})")
-
-    nats_url = f"nats://127.0.0.1:{settings.nats_port}"
-    _, nats_url_port = _split_host_port(settings.nats_url, 4222)
-    if nats_url_port != settings.nats_port:
-        _say(
-            f"{PREFIX}: warning: POLKU_NATS_URL ({settings.nats_url}) does not use POLKU_NATS_PORT "
-            f"({settings.nats_port}); the Polku processes will not find this NATS"
-        )
-    await wait_nats_ready(nats, nats_url)
-    _say(f"{PREFIX}: NATS ready at {nats_url}; logs in {_display(logs)}/")
+    if cluster:
+        await _start_cluster_servers(settings, stack, data_dir, logs)
+    else:
+        await _start_servers(settings, stack, data_dir, logs)
 
     if after_servers_ready is not None:
         await after_servers_ready()
@@ -658,6 +929,64 @@ async def _start_all(
         await after_children_ready()
 
 
+def _start_temporal(settings: Settings, stack: _Stack, data_dir: Path, logs: Path) -> tuple[ManagedProcess, str]:
+    temporal_host, temporal_port = _split_host_port(settings.temporal_address, 7233)
+    temporal_ip = _bind_ip(temporal_host)
+    temporal = start_temporal_dev_server(
+        data_dir,
+        temporal_port,
+        settings.temporal_ui_port,
+        logs / "temporal.log",
+        ip=temporal_ip,
+        namespaces=[settings.temporal_namespace],
+    )
+    stack.servers.append(temporal)
+    return temporal, f"{temporal_ip}:{temporal_port}"
+
+
+async def _start_cluster_servers(settings: Settings, stack: _Stack, data_dir: Path, logs: Path) -> None:
+    """Temporal dev server, three clustered NATS nodes, PostgreSQL; then the streams with
+    three replicas and the ``polku`` database."""
+    temporal, address = _start_temporal(settings, stack, data_dir, logs)
+    client_ports = [settings.nats_port + i for i in range(NATS_CLUSTER_SIZE)]
+    cluster_ports = [settings.nats_cluster_port + i for i in range(NATS_CLUSTER_SIZE)]
+    nodes = start_nats_cluster(data_dir, client_ports, cluster_ports, logs)
+    stack.servers.extend(nodes)
+    stack.quorums.append(_Quorum("NATS", nodes, NATS_CLUSTER_SIZE // 2 + 1))
+    postgres = start_postgres(data_dir / "postgres", settings.postgres_port, logs / "postgres.log")
+    stack.servers.append(postgres)
+
+    await wait_temporal_ready(temporal, address, namespace=settings.temporal_namespace)
+    ui = f"http://{address.rsplit(':', 1)[0]}:{settings.temporal_ui_port}"
+    _say(f"{PREFIX}: Temporal ready at {address} (UI {ui})")
+    urls = [f"nats://127.0.0.1:{p}" for p in client_ports]
+    await wait_nats_cluster_ready(nodes, urls, num_replicas=NATS_CLUSTER_SIZE)
+    _say(f"{PREFIX}: NATS cluster ready at {', '.join(urls)} (streams with {NATS_CLUSTER_SIZE} replicas)")
+    url = await wait_postgres_ready(postgres, settings.postgres_port)
+    _say(f"{PREFIX}: PostgreSQL ready at {url.split('@', 1)[1]}; logs in {_display(logs)}/")
+
+
+async def _start_servers(settings: Settings, stack: _Stack, data_dir: Path, logs: Path) -> None:
+    """Temporal dev server and one nats-server; then the streams."""
+    temporal, address = _start_temporal(settings, stack, data_dir, logs)
+    nats = start_nats_server(data_dir / "nats", settings.nats_port, logs / "nats.log")
+    stack.servers.append(nats)
+
+    await wait_temporal_ready(temporal, address, namespace=settings.temporal_namespace)
+    ui = f"http://{address.rsplit(':', 1)[0]}:{settings.temporal_ui_port}"
+    _say(f"{PREFIX}: Temporal ready at {address} (UI {ui})")
+
+    nats_url = f"nats://127.0.0.1:{settings.nats_port}"
+    _, nats_url_port = _split_host_port(settings.nats_url, 4222)
+    if nats_url_port != settings.nats_port:
+        _say(
+            f"{PREFIX}: warning: POLKU_NATS_URL ({settings.nats_url}) does not use POLKU_NATS_PORT "
+            f"({settings.nats_port}); the Polku processes will not find this NATS"
+        )
+    await wait_nats_ready(nats, nats_url)
+    _say(f"{PREFIX}: NATS ready at {nats_url}; logs in {_display(logs)}/")
+
+
 async def run_dev_async(
     settings: Settings,
     child_commands: Sequence[ChildCommand],
@@ -666,15 +995,17 @@ async def run_dev_async(
     *,
     child_env: Mapping[str, str] | None = None,
     stop_timeout: float = 10.0,
+    cluster: bool = False,
 ) -> int:
     """See the module docstring. Must run on the main thread (signal handlers)."""
-    problem = check_ports(_dev_ports(settings))
+    problem = check_ports(_cluster_ports(settings) if cluster else _dev_ports(settings))
     if problem is not None:
         _say(problem)
         return 2
     names = [name for name, _ in child_commands]
-    if len(set(names)) != len(names) or {"temporal", "nats"} & set(names):
-        _say(f"{PREFIX}: child names must be unique and not 'temporal' or 'nats': {names}")
+    reserved = {"temporal", "nats", "postgres", *(f"nats-{i}" for i in range(1, NATS_CLUSTER_SIZE + 1))}
+    if len(set(names)) != len(names) or reserved & set(names):
+        _say(f"{PREFIX}: child names must be unique and not one of {', '.join(sorted(reserved))}: {names}")
         return 2
 
     loop = asyncio.get_running_loop()
@@ -701,6 +1032,7 @@ async def run_dev_async(
             after_children_ready,
             child_env,
             stack,
+            cluster,
         )
     )
     rc = 0
@@ -754,6 +1086,7 @@ def run_dev(
     *,
     child_env: Mapping[str, str] | None = None,
     stop_timeout: float = 10.0,
+    cluster: bool = False,
 ) -> int:
     """Run the dev stack until Ctrl-C/SIGTERM or a death; returns the exit code (see module doc)."""
     return asyncio.run(
@@ -764,5 +1097,6 @@ def run_dev(
             after_children_ready,
             child_env=child_env,
             stop_timeout=stop_timeout,
+            cluster=cluster,
         )
     )

@@ -45,7 +45,7 @@ class ServiceContext:
         self.platform = Database(settings, "platform", immediate=True)
         self.db = Database(settings, name) if own_database else None
         self.audit = AuditLog(self.platform)
-        self.identity = Identity(self.platform)
+        self.identity = Identity(self.platform, settings.login_max_failures, settings.login_lockout_seconds)
         self.broker = NatsBroker(
             settings.nats_url,
             connect_timeout=5,

@@ -115,13 +115,20 @@ class Live:
     def username(self, org: Org, role: Role) -> str:
         return f"{role.value}-{org.id.hex[:8]}"
 
-    def register_client(self, org: Org, first: str = "Aino", last: str = "Korhonen") -> dict[str, Any]:
+    def register_client(self, org: Org, first: str = "Aino", last: str = "Korhonen", **extra: Any) -> dict[str, Any]:
+        """A self-referral by the organisation's coach; ``extra`` adds body fields."""
         with self.http(self.username(org, Role.COACH)) as http:
             r = http.post(
                 "/api/v1/clients",
-                json={"coach_id": str(org.users[Role.COACH.value]), "first_name": first, "last_name": last},
+                json={
+                    "coach_id": str(org.users[Role.COACH.value]),
+                    "first_name": first,
+                    "last_name": last,
+                    "consent": {"processing": True},  # the journey starts only with it
+                    **extra,
+                },
             )
-            assert r.status_code == 201, r.text
+            assert r.status_code in (200, 201), r.text
             body: dict[str, Any] = r.json()
             return body
 

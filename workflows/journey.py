@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
@@ -24,7 +24,7 @@ from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts.events import AnyJourneyEvent
@@ -50,11 +50,11 @@ SEARCH_ATTRIBUTE_KEYS = (ORGANISATION_ID, COACH_ID, JOURNEY_PHASE, JOURNEY_STATU
 
 # Events per publishing activity: bounds the payload when many queued up (NATS down).
 PUBLISH_BATCH = 100
+# Quick retries inside one attempt (bounded by JourneyTimers.publish_timeout_s).
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=0,  # until it works: events must not be lost
+    maximum_interval=timedelta(seconds=2),
 )
 
 
@@ -86,9 +86,11 @@ class ClientJourney:
         self._inp = inp
         self._pending: list[AnyJourneyEvent] = []
         self._dirty = True
-        # Changes made by this run; continue-as-new only after some, so a tiny history
-        # limit cannot make runs hand over to each other forever.
+        # Things this run added to history; continue-as-new only after some, so a tiny
+        # history limit cannot make runs hand over to each other forever.
         self._run_changes = 0
+        # After a failed publish: not before this time again (unless a new run starts).
+        self._publish_after: datetime | None = None
         now = workflow.now()
         if inp.carried_state is not None:
             self._j = inp.carried_state.journey
@@ -116,8 +118,8 @@ class ClientJourney:
                 self._queue_events([domain.raise_reminder(self._j, kind, due, now)])
                 self._run_changes += 1
             self._upsert_search_attributes()
-            if self._pending:
-                await self._publish()
+            may_publish = self._publish_after is None or now >= self._publish_after
+            if self._pending and may_publish and await self._publish():
                 continue
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -132,11 +134,13 @@ class ClientJourney:
                     search_attributes=journey_search_attributes(self._j),
                 )
             nxt = domain.next_due(self._j)
+            if self._pending and self._publish_after is not None:
+                nxt = self._publish_after if nxt is None else min(nxt, self._publish_after)
             timeout = None
             if nxt is not None:
                 # Whole milliseconds, rounded up, so the timer never fires before the due time.
                 timeout = max(math.ceil((nxt - workflow.now()).total_seconds() * 1000), 1) / 1000
-            # A timeout (asyncio.TimeoutError) means a reminder is due: the loop raises it.
+            # A timeout (asyncio.TimeoutError): a reminder is due, or publishing may retry.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._dirty, timeout=timeout)
 
@@ -219,18 +223,35 @@ class ClientJourney:
             workflow.upsert_search_attributes(changed)
             self._upserted.update(wanted)
 
-    async def _publish(self) -> None:
+    async def _publish(self) -> bool:
+        """Publish the oldest queued events; False if NATS did not take them in time.
+
+        A local activity holds its workflow task open, so each attempt is bounded
+        (publish_timeout_s): during a NATS outage moves keep being accepted, the events
+        wait in the queue (and survive continue-as-new), and publishing retries after
+        publish_backoff_s. The events keep their ids, so nothing is stored twice.
+        """
         batch = self._pending[:PUBLISH_BATCH]
-        await workflow.execute_local_activity(
-            PUBLISH_EVENTS_ACTIVITY,
-            # Built, not validated: the events were validated when created.
-            EventBatch.model_construct(events=batch),
-            result_type=int,
-            start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=PUBLISH_RETRY,
-        )
+        timers = self._inp.timers
+        self._run_changes += 1  # it adds history, failed or not
+        try:
+            await workflow.execute_local_activity(
+                PUBLISH_EVENTS_ACTIVITY,
+                # Built, not validated: the events were validated when created.
+                EventBatch.model_construct(events=batch),
+                result_type=int,
+                start_to_close_timeout=timedelta(seconds=5),
+                schedule_to_close_timeout=timedelta(seconds=timers.publish_timeout_s),
+                retry_policy=PUBLISH_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("publishing %d journey events failed; retrying later", len(batch))
+            self._publish_after = workflow.now() + timedelta(seconds=timers.publish_backoff_s)
+            return False
         # Only what was sent: handlers may have queued more meanwhile.
         del self._pending[: len(batch)]
+        self._publish_after = None
+        return True
 
     def _should_continue_as_new(self) -> bool:
         if self._run_changes == 0:

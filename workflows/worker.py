@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from datetime import timedelta
 
 from faststream.nats import NatsBroker
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from shared.contracts.journey import SEARCH_ATTRIBUTES
 from shared.events.publisher import EventPublisher
@@ -22,6 +24,14 @@ from workflows.client import connect
 from workflows.journey import ClientJourney
 
 log = logging.getLogger(__name__)
+
+# Whether production workers run workflows in Temporal's sandbox. Measured here
+# (bench/journeys.py), the sandbox of temporalio 1.35 costs about as much CPU per move
+# as the workflow itself: it runs code in the sandbox for every payload it converts.
+# The journey's rules live in workflows.domain, imported through the sandbox anyway;
+# the tests and the replay test run sandboxed, so a nondeterministic call still fails
+# there.
+SANDBOXED = False
 
 
 class SearchAttributesMissing(RuntimeError):
@@ -54,14 +64,25 @@ async def check_search_attributes(client: Client, namespace: str) -> None:
         )
 
 
-async def build_worker(client: Client, settings: Settings, broker: NatsBroker) -> Worker:
-    """A worker for the journey task queue. ``broker`` must be started by the caller."""
+async def build_worker(
+    client: Client,
+    settings: Settings,
+    broker: NatsBroker,
+    *,
+    sandboxed: bool = SANDBOXED,
+    extra_workflows: Sequence[type] = (),
+) -> Worker:
+    """A worker for the journey task queue. ``broker`` must be started by the caller.
+
+    ``sandboxed``: see SANDBOXED. ``extra_workflows`` run on the same worker (benchmarks).
+    """
     activities = JourneyActivities(EventPublisher(broker))
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[ClientJourney],
+        workflows=[ClientJourney, *extra_workflows],
         activities=[activities.publish_events],
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
         # Let in-flight tasks (and their publishes) finish on shutdown.
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

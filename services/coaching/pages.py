@@ -18,7 +18,7 @@ import inspect
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,10 +35,11 @@ from starlette.staticfiles import StaticFiles
 from services.coaching.apiclient import ApiError, api_for
 from shared.auth import CSRF_FIELD, SESSION_COOKIE, Principal, check_csrf
 from shared.contracts.journey import Role
-from shared.i18n import LANG_COOKIE, N_, SUPPORTED, TIMEZONE, environment, negotiate, translator
-from shared.identity import Account
+from shared.i18n import LANG_COOKIE, N_, SUPPORTED, TIMEZONE, negotiate, translator
+from shared.identity import Account, LoginLocked
 from shared.problems import ProblemError, problem_response
 from shared.service import ctx_of
+from shared.ui import NAV, NavItem, template_environment
 
 UI_DIR = Path(__file__).parent / "ui"
 TEMPLATES = UI_DIR / "templates"
@@ -52,18 +53,6 @@ CASELOAD_ROLES = frozenset({Role.COACH, Role.TEAM_LEAD, Role.ORG_ADMIN})
 NAMED_CLIENT_ROLES = frozenset({Role.COACH, Role.TEAM_LEAD})  # intake gives them names
 
 router = APIRouter(include_in_schema=False)
-
-
-@dataclass(frozen=True)
-class NavItem:
-    """An entry of the header navigation; later pages append to ``NAV``."""
-
-    path: str
-    label: str  # an English msgid, translated when rendered
-    roles: frozenset[Role] = field(default_factory=lambda: frozenset(Role))
-
-
-NAV: list[NavItem] = [NavItem("/", N_("Caseload"), CASELOAD_ROLES)]
 
 
 @dataclass(frozen=True)
@@ -232,7 +221,7 @@ def chip_colour(status: str | None, rest_reason: str | None = None, outcome: str
 
 
 def _env(lang: str) -> Environment:
-    env = environment(TEMPLATES, lang)
+    env = template_environment(TEMPLATES, lang)  # coaching's templates, then the shared layout
     env.globals["chip_colour"] = chip_colour  # idempotent; the environment is cached
     return env
 
@@ -334,7 +323,17 @@ async def login(
             next_path=next_path,
         )
     ctx = ctx_of(request)
-    account = await ctx.identity.authenticate(username.strip(), password) if username.strip() and password else None
+    try:
+        account = await ctx.identity.authenticate(username.strip(), password) if username.strip() and password else None
+    except LoginLocked as exc:
+        return _login_page(
+            request,
+            status=429,
+            error=_("Too many failed logins. Try again in %(minutes)s minutes.")
+            % {"minutes": -(-exc.retry_after // 60)},
+            username=username,
+            next_path=next_path,
+        )
     if account is None:
         return _login_page(
             request, status=401, error=_("Wrong username or password."), username=username, next_path=next_path

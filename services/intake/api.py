@@ -1,134 +1,140 @@
-"""Intake HTTP routes: registering clients and reading the registry."""
+"""Intake HTTP routes: referrals, the client registry, consent, caseloads for assignment,
+quick help and the team lead's oversight. The work is in ``actions``; this module maps
+its outcomes to HTTP (problem+json for every error)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from services.intake import store
-from services.intake.models import Client, ClientCreate
+from services.intake import actions, store
+from services.intake.models import (
+    ClientConsents,
+    ClientCreate,
+    ClientDetails,
+    ClientSearch,
+    CoachLoad,
+    ConsentChange,
+    Oversight,
+    QuickHelpCreate,
+    QuickHelpCreated,
+    ReferralAccept,
+    ReferralCreate,
+    ReferralCreated,
+    ReferralDecline,
+    ReferralView,
+    Registered,
+)
 from shared.auth import CLIENT_WORKERS, Principal, requires
-from shared.contracts.api import ClientCreated, ClientRecord
-from shared.contracts.events import ClientRegistered
-from shared.contracts.journey import Role, journey_workflow_id
-from shared.crypto import blind_index
-from shared.problems import FieldError, ProblemError, not_found, problem_response
+from shared.contracts.api import ClientRecord
+from shared.contracts.intake import ReferralStatus
+from shared.contracts.journey import Role
+from shared.problems import ProblemError, not_found
 from shared.service import ctx_of
-from shared.telemetry import current_traceparent
 
-router = APIRouter(prefix="/api/v1", tags=["clients"])
+router = APIRouter(prefix="/api/v1", tags=["intake"])
 
-Registrar = Annotated[Principal, Depends(requires(Role.COACH, Role.TEAM_LEAD))]
+# Coaches and team leads do intake; employer coordinators read names only.
+Intaker = Annotated[Principal, Depends(requires(Role.COACH, Role.TEAM_LEAD))]
 Reader = Annotated[Principal, Depends(requires(*CLIENT_WORKERS))]
+Lead = Annotated[Principal, Depends(requires(Role.TEAM_LEAD, Role.ORG_ADMIN))]
+PROTECTED_READERS = frozenset({Role.COACH, Role.TEAM_LEAD})
+
+T = TypeVar("T")
+_REGISTER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The identity code is registered already: that client (`existing: true`)"},
+    409: {"description": "The coach's caseload is full (`caseload_full`): give `override_reason`"},
+    422: {"description": "Invalid fields; nothing was written"},
+    503: {"description": "Workflow engine unavailable; nothing was written"},
+}
+_REFERRAL_404: dict[int | str, dict[str, Any]] = {404: {"description": "No such referral in your organisation"}}
+_CLIENT_404: dict[int | str, dict[str, Any]] = {404: {"description": "No such client in your organisation"}}
 
 
-def _invalid(field: str, message: str) -> JSONResponse:
-    return problem_response(
-        422,
-        "Unprocessable Content",
-        "The request has invalid fields.",
-        code="validation_failed",
-        errors=[FieldError(field=field, message=message, type="value_error")],
-    )
+async def _run(work: Awaitable[T]) -> T:
+    """Await an action, turning its problems into problem+json answers."""
+    try:
+        return await work
+    except actions.Invalid as exc:
+        raise ProblemError(
+            422,
+            "Unprocessable Content",
+            "The request has invalid fields.",
+            code="validation_failed",
+            extra={"errors": [e.model_dump() for e in exc.errors]},
+        ) from None
+    except actions.CaseloadFull as exc:
+        load = exc.load
+        raise ProblemError(
+            409,
+            "Conflict",
+            str(exc),
+            code="caseload_full",
+            extra={"coach_id": str(load.coach_id), "active_clients": load.active, "capacity": load.capacity},
+        ) from None
+    except actions.Conflict as exc:
+        raise ProblemError(409, "Conflict", exc.message, code=exc.code) from None
+    except actions.NotFound as exc:
+        raise not_found(exc.what) from None
+    except actions.JourneyNotStarted:
+        raise ProblemError(
+            503,
+            "Service Unavailable",
+            "The journey could not be started; nothing was saved.",
+            code="journey_not_started",
+        ) from None
+
+
+def _registered(result: Registered) -> Registered | JSONResponse:
+    if result.existing:
+        return JSONResponse(result.model_dump(mode="json"), status_code=200)
+    return result
+
+
+# --------------------------------------------------------------------------- clients
 
 
 @router.post(
     "/clients",
     status_code=201,
-    response_model=ClientCreated,
+    response_model=Registered,
     summary="Register a client (self-referral) and start the journey in INTAKE",
-    responses={422: {"description": "Invalid fields"}, 503: {"description": "Workflow engine unavailable"}},
+    responses=_REGISTER_RESPONSES,
 )
-async def register_client(body: ClientCreate, principal: Registrar, request: Request) -> ClientCreated | JSONResponse:
-    ctx = ctx_of(request)
-    coach = await ctx.identity.account(body.coach_id)
-    if (
-        coach is None
-        or coach.organisation_id != principal.organisation_id
-        or coach.role
-        not in (
-            Role.COACH,
-            Role.TEAM_LEAD,
-        )
-    ):
-        return _invalid("coach_id", "No coach with this id in your organisation.")
+async def register_client(body: ClientCreate, principal: Intaker, request: Request) -> Registered | JSONResponse:
+    result = await _run(
+        actions.register_client(ctx_of(request), principal, body, body.coach_id, body.consent, body.override_reason)
+    )
+    return _registered(result)
 
-    client_id = uuid.uuid4()
-    journey_id = journey_workflow_id(str(principal.organisation_id), str(client_id))
-    await ctx.audit_access(principal, "client.register", client_id)
 
-    from workflows.client import start_journey
-    from workflows.contracts import Actor, JourneyInput, JourneyTimers
-
-    temporal = await ctx.temporal()
-    async with ctx.database.session(organisation_id=principal.organisation_id) as session, session.begin():
-        session.add(
-            Client(
-                id=client_id,
-                organisation_id=principal.organisation_id,
-                coach_id=body.coach_id,
-                journey_id=journey_id,
-                first_name_enc=ctx.cipher.encrypt(body.first_name, store.name_context(client_id, "first_name")),
-                last_name_enc=ctx.cipher.encrypt(body.last_name, store.name_context(client_id, "last_name")),
-                name_index=blind_index(
-                    ctx.keys, str(principal.organisation_id), "name", f"{body.first_name} {body.last_name}"
-                ),
-                registered_by=principal.user_id,
-            )
-        )
-        ctx.outbox.add(
-            session,
-            ClientRegistered(
-                organisation_id=principal.organisation_id,
-                region_id=principal.region_id,
-                client_id=client_id,
-                coach_id=body.coach_id,
-                traceparent=current_traceparent(),
-            ),
-        )
-        await session.flush()
-        # Started inside the transaction: if the engine refuses, the client row is rolled back.
-        try:
-            await start_journey(
-                temporal,
-                JourneyInput(
-                    organisation_id=principal.organisation_id,
-                    region_id=principal.region_id,
-                    client_id=client_id,
-                    coach_id=body.coach_id,
-                    actor=Actor(user_id=principal.user_id, role=principal.role),
-                    timers=JourneyTimers.from_settings(ctx.settings),
-                    history_limit=ctx.settings.journey_history_limit,
-                ),
-                task_queue=ctx.settings.temporal_task_queue,
-            )
-        except Exception as exc:
-            raise ProblemError(
-                503,
-                "Service Unavailable",
-                "The journey could not be started; nothing was saved.",
-                code="journey_not_started",
-            ) from exc
-    return ClientCreated(client_id=client_id, journey_id=journey_id)
+@router.post(
+    "/clients/search",
+    response_model=list[ClientRecord],
+    summary="Find clients by identity code or name (exact); the purpose is audited",
+)
+async def search_clients(body: ClientSearch, principal: Intaker, request: Request) -> list[ClientRecord]:
+    return await actions.search(ctx_of(request), principal, body.query, body.purpose)
 
 
 @router.get(
     "/clients/{client_id}",
-    response_model=ClientRecord,
-    summary="A client's registry record",
-    responses={404: {"description": "No such client in your organisation"}},
+    response_model=ClientDetails,
+    summary="A client's registry record; identity code, contact details and consent for coaches and team leads",
+    responses=_CLIENT_404,
 )
-async def read_client(client_id: uuid.UUID, principal: Reader, request: Request) -> ClientRecord:
-    ctx = ctx_of(request)
-    async with ctx.database.session(organisation_id=principal.organisation_id) as session:
-        client = await store.get_client(session, client_id)
-    if client is None:
-        raise not_found()
-    await ctx.audit_access(principal, "client.read", client_id)
-    return store.to_record(client, ctx.cipher)
+async def read_client(client_id: uuid.UUID, principal: Reader, request: Request) -> ClientDetails | JSONResponse:
+    protected = principal.role in PROTECTED_READERS
+    details = await _run(actions.client_details(ctx_of(request), principal, client_id, protected=protected))
+    if protected:
+        return details
+    # Others (employer coordinators) get the plain record: no protected fields, not even empty.
+    record = ClientRecord.model_validate(details.model_dump(include=set(ClientRecord.model_fields)))
+    return JSONResponse(record.model_dump(mode="json"))
 
 
 @router.get(
@@ -142,3 +148,104 @@ async def list_clients(principal: Reader, request: Request, coach_id: uuid.UUID 
         clients = await store.list_clients(session, coach_id)
     await ctx.audit_many(principal, "client.list", [c.id for c in clients])
     return [store.to_record(c, ctx.cipher) for c in clients]
+
+
+@router.get(
+    "/clients/{client_id}/consent",
+    response_model=ClientConsents,
+    summary="The consents in force and their history",
+    responses=_CLIENT_404,
+)
+async def read_consent(client_id: uuid.UUID, principal: Intaker, request: Request) -> ClientConsents:
+    return await _run(actions.consents(ctx_of(request), principal, client_id))
+
+
+@router.post(
+    "/clients/{client_id}/consent",
+    response_model=ClientConsents,
+    summary="Record a consent given or withdrawn",
+    responses={**_CLIENT_404, 422: {"description": "Invalid fields"}},
+)
+async def change_consent(
+    client_id: uuid.UUID, body: ConsentChange, principal: Intaker, request: Request
+) -> ClientConsents:
+    return await _run(actions.change_consent(ctx_of(request), principal, client_id, body))
+
+
+# --------------------------------------------------------------------------- assignment
+
+
+@router.get(
+    "/assignment/coaches",
+    response_model=list[CoachLoad],
+    summary="Each coach's active caseload against capacity (20 per full-time coach)",
+)
+async def coaches(principal: Intaker, request: Request) -> list[CoachLoad]:
+    return await actions.coach_loads(ctx_of(request), principal)
+
+
+# --------------------------------------------------------------------------- referrals
+
+
+@router.post("/referrals", status_code=201, response_model=ReferralCreated, summary="Record a referral (lähete)")
+async def create_referral(body: ReferralCreate, principal: Intaker, request: Request) -> ReferralCreated:
+    return ReferralCreated(referral_id=await actions.create_referral(ctx_of(request), principal, body))
+
+
+@router.get("/referrals", response_model=list[ReferralView], summary="The organisation's referrals, newest first")
+async def list_referrals(
+    principal: Intaker, request: Request, status: ReferralStatus | None = None
+) -> list[ReferralView]:
+    return await actions.referrals(ctx_of(request), principal, status)
+
+
+@router.get("/referrals/{referral_id}", response_model=ReferralView, summary="One referral", responses=_REFERRAL_404)
+async def read_referral(referral_id: uuid.UUID, principal: Intaker, request: Request) -> ReferralView:
+    return await _run(actions.referral(ctx_of(request), principal, referral_id))
+
+
+@router.post(
+    "/referrals/{referral_id}/accept",
+    status_code=201,
+    response_model=Registered,
+    summary="Accept a referral: register the client, record consent, assign the coach, start the journey",
+    responses={**_REGISTER_RESPONSES, **_REFERRAL_404},
+)
+async def accept_referral(
+    referral_id: uuid.UUID, body: ReferralAccept, principal: Intaker, request: Request
+) -> Registered | JSONResponse:
+    return _registered(await _run(actions.accept_referral(ctx_of(request), principal, referral_id, body)))
+
+
+@router.post(
+    "/referrals/{referral_id}/decline",
+    response_model=ReferralView,
+    summary="Decline a referral with a reason code",
+    responses={**_REFERRAL_404, 409: {"description": "Decided already"}},
+)
+async def decline_referral(
+    referral_id: uuid.UUID, body: ReferralDecline, principal: Intaker, request: Request
+) -> ReferralView:
+    return await _run(actions.decline_referral(ctx_of(request), principal, referral_id, body))
+
+
+# --------------------------------------------------------------------------- quick help, oversight
+
+
+@router.post(
+    "/quick-help",
+    status_code=201,
+    response_model=QuickHelpCreated,
+    summary="Record a quick-help contact (pika-apu), named or anonymous",
+)
+async def quick_help(body: QuickHelpCreate, principal: Intaker, request: Request) -> QuickHelpCreated:
+    return QuickHelpCreated(quick_help_id=await _run(actions.record_quick_help(ctx_of(request), principal, body)))
+
+
+@router.get(
+    "/intake/oversight",
+    response_model=Oversight,
+    summary="Declines by reason (zero-exclusion check) and caseload overrides, for team leads",
+)
+async def oversight(principal: Lead, request: Request) -> Oversight:
+    return await actions.oversight(ctx_of(request), principal)

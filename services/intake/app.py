@@ -1,9 +1,10 @@
-"""Builds the intake service's FastAPI app."""
+"""Builds the intake service's FastAPI app: the intake API and intake's pages."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.intake import consumers, pages
 from services.intake.api import router
 from services.intake.models import OutboxEvent
 from shared.service import ServiceContext, build_service_app, check_temporal
@@ -15,4 +16,12 @@ async def _start(ctx: ServiceContext) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build_service_app("intake", [router], settings=settings, on_start=[_start], readiness=[check_temporal])
+    return build_service_app(
+        "intake",
+        [router, pages.router],
+        settings=settings,
+        on_start=[_start],
+        subscribers=[consumers.register],
+        readiness=[check_temporal],
+        setup=pages.install,
+    )

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -167,6 +168,11 @@ MESSAGES: dict[str, str] = {
     "referral_future": N_("The referral date cannot be in the future."),
     "party_required": N_("Choose the party information is exchanged with."),
     "date_future": N_("The date cannot be in the future."),
+    "coach_unknown": N_("No coach with this id in your organisation."),
+    "wish_not_confirmed": N_(
+        "The person's own wish to work in the open labour market is the only entry criterion: "
+        "confirm it with them before accepting."
+    ),
 }
 
 
@@ -219,9 +225,15 @@ def _phone(value: str | None) -> str | None:
     return value.strip()
 
 
-Optional = BeforeValidator(_blank_to_none)
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-OptionalText = Annotated[str | None, Optional]
+Optional = BeforeValidator(_blank_to_none)  # an empty form field is "not given"
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Str20 = Annotated[str, StringConstraints(max_length=20)]
+Str40 = Annotated[str, StringConstraints(max_length=40)]
+Str100 = Annotated[str, StringConstraints(max_length=100)]
+Str200 = Annotated[str, StringConstraints(max_length=200)]
+Str1000 = Annotated[str, StringConstraints(max_length=1000)]
+Str2000 = Annotated[str, StringConstraints(max_length=2000)]
+Str4000 = Annotated[str, StringConstraints(max_length=4000)]
 
 
 class _Input(BaseModel):
@@ -233,12 +245,12 @@ class ClientFields(_Input):
 
     first_name: Name
     last_name: Name
-    personal_identity_code: Annotated[str | None, Optional, Field(max_length=20)] = None
+    personal_identity_code: Annotated[Str20 | None, Optional] = None
     date_of_birth: Annotated[date | None, Optional] = None
-    phone: Annotated[str | None, Optional, Field(max_length=40)] = None
+    phone: Annotated[Str40 | None, Optional] = None
     email: Annotated[EmailStr | None, Optional] = None
     preferred_language: Annotated[str, Field(pattern="^(fi|sv|en)$")] = "fi"
-    municipality: Annotated[str | None, Optional, Field(max_length=100)] = None
+    municipality: Annotated[Str100 | None, Optional] = None
 
     _check_names = field_validator("first_name", "last_name")(_name)
     _check_hetu = field_validator("personal_identity_code")(_hetu)
@@ -275,12 +287,12 @@ def _named_if_other(party_field: str) -> Any:
     return check
 
 
-PartyName = Annotated[str | None, Optional, Field(default=None, max_length=200, validate_default=True)]
+PartyName = Annotated[Str200 | None, Optional]
 
 
 class InformationExchange(_Input):
     party: InformationParty
-    name: PartyName
+    name: PartyName = Field(default=None, validate_default=True)
 
     _check_name = field_validator("name")(_named_if_other("party"))
 
@@ -298,7 +310,7 @@ class ConsentGiven(_Input):
     )
 
 
-OverrideReason = Annotated[str | None, Optional, Field(max_length=1000)]
+OverrideReason = Annotated[Str1000 | None, Optional]
 
 
 class ClientCreate(ClientFields):
@@ -315,13 +327,13 @@ class ClientCreate(ClientFields):
 class ReferralCreate(_Input):
     referrer_type: ReferrerType
     referrer_organisation: Annotated[str, Field(min_length=1, max_length=200)]
-    referrer_unit: Annotated[str | None, Optional, Field(max_length=200)] = None
-    referrer_contact: Annotated[str | None, Optional, Field(max_length=200)] = None
+    referrer_unit: Annotated[Str200 | None, Optional] = None
+    referrer_contact: Annotated[Str200 | None, Optional] = None
     referred_on: date
     wants_open_employment: bool
-    first_name: Annotated[str | None, Optional, Field(max_length=100)] = None
-    last_name: Annotated[str | None, Optional, Field(max_length=100)] = None
-    background: Annotated[str | None, Optional, Field(max_length=4000)] = None
+    first_name: Annotated[Str100 | None, Optional] = None
+    last_name: Annotated[Str100 | None, Optional] = None
+    background: Annotated[Str4000 | None, Optional] = None
     requested_start: Annotated[date | None, Optional] = None
 
     @field_validator("first_name", "last_name")
@@ -348,7 +360,7 @@ class ReferralAccept(_Input):
 
 class ReferralDecline(_Input):
     reason: DeclineReason
-    note: Annotated[str | None, Optional, Field(default=None, max_length=2000, validate_default=True)]
+    note: Annotated[Str2000 | None, Optional] = Field(default=None, validate_default=True)
 
     @field_validator("note")
     @classmethod
@@ -360,8 +372,8 @@ class ReferralDecline(_Input):
 
 class ConsentChange(_Input):
     scope: ConsentScope
-    party: Annotated[InformationParty | None, Optional, Field(default=None, validate_default=True)]
-    party_name: PartyName
+    party: Annotated[InformationParty | None, Optional] = Field(default=None, validate_default=True)
+    party_name: PartyName = Field(default=None, validate_default=True)
     given: bool
 
     _check_name = field_validator("party_name")(_named_if_other("party"))
@@ -392,7 +404,7 @@ class QuickHelpCreate(_Input):
     duration_minutes: Annotated[int, Field(ge=1, le=480)]
     occurred_on: date
     anonymous: bool = True
-    person_name: Annotated[str | None, Optional, Field(default=None, max_length=200, validate_default=True)]
+    person_name: Annotated[Str200 | None, Optional] = Field(default=None, validate_default=True)
     coach_id: uuid.UUID | None = None  # default: the caller
 
     @field_validator("person_name")

@@ -1,82 +1,152 @@
-"""Event subscribers that keep the reporting projections current.
+"""The event consumers that keep the reporting projections current.
 
-Durable pull consumer, explicit ack (NACK on error so a failed event is redelivered),
-idempotent by event id: the id is recorded in the same transaction as its effect.
+One durable pull consumer per stream (``reporting-{area}``, every subject of the stream),
+explicit ack. Each fetch takes what is waiting, up to ``BATCH_SIZE`` events, at once (no
+waiting for a batch to fill, so the dashboards follow within a moment), and the next
+fetch runs while a batch is applied; the batch is
+applied in one transaction (``projection.apply_batch``) and acknowledged after it commits.
+If it fails, the whole batch is NACKed and redelivered; nothing of it was written and
+every event id is recorded with its effect, so nothing counts twice. Event types without
+a projection are acknowledged and skipped.
+
+The loop uses nats-py directly rather than a FastStream subscriber: FastStream's batched
+pull keeps fetching until the batch is full or a deadline passes, and a fetch that times
+out on that deadline loses the messages already fetched until JetStream redelivers them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+from typing import Any
 
-from faststream import AckPolicy
-from faststream.nats import PullSub
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.reporting.models import JourneyProjection, ProcessedEvent
-from shared.contracts.events import AnyEvent, JourneyEvent, JourneyMoved
+from services.reporting.projection import apply_batch, projection_database
 from shared.db import Database
-from shared.events.streams import jstream
+from shared.events.streams import STREAMS, StreamSpec
 from shared.service import ServiceContext
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-JOURNEY_DURABLE = "reporting-journey"
+BATCH_SIZE = 500
+# How long an idle fetch waits for the next event before asking again.
+FETCH_WAIT_S = 5.0
+# A batch not acknowledged within this long is redelivered (the projection crashed or hung).
+ACK_WAIT_S = 60.0
+RETRY_S = 1.0
 
 
-async def apply_event(db: Database, event: AnyEvent) -> bool:
-    """Apply one event once. Returns False when it had been applied before."""
-    async with db.session(cross_tenant=True) as session, session.begin():
-        if await session.get(ProcessedEvent, event.id) is not None:
-            return False
-        session.add(
-            ProcessedEvent(
-                event_id=event.id, type=event.type, organisation_id=event.organisation_id, occurred_at=event.occurred_at
-            )
-        )
-        if isinstance(event, JourneyEvent):
-            await _project_journey(session, event)
-    return True
+def durable_name(spec: StreamSpec) -> str:
+    return f"reporting-{spec.area}"
 
 
-async def _project_journey(session: AsyncSession, event: JourneyEvent) -> None:
-    row = await session.get(JourneyProjection, event.client_id)
-    if row is None:
-        session.add(
-            JourneyProjection(
-                client_id=event.client_id,
-                organisation_id=event.organisation_id,
-                coach_id=event.coach_id,
-                phase=event.phase.value,
-                status=event.status.value,
-                episode=event.episode,
-                since=event.occurred_at,
-                last_event_at=event.occurred_at,
-            )
-        )
-        return
-    if event.occurred_at < row.last_event_at:
-        return  # an older event arriving late must not overwrite newer state
-    moved = (row.phase, row.status) != (event.phase.value, event.status.value)
-    row.coach_id = event.coach_id
-    row.phase = event.phase.value
-    row.status = event.status.value
-    row.episode = event.episode
-    row.last_event_at = event.occurred_at
-    if moved or isinstance(event, JourneyMoved):
-        row.since = event.occurred_at
+def consumer_config(spec: StreamSpec, durable: str | None) -> Any:
+    """Every subject of the stream: one filter subject would have to be one of the
+    stream's subjects; several go in ``filter_subjects``."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-
-def register(ctx: ServiceContext) -> None:
-    db = ctx.database
-
-    @ctx.broker.subscriber(
-        "polku.*.journey.>",
-        stream=jstream("journey"),
-        durable=JOURNEY_DURABLE,
-        pull_sub=PullSub(batch_size=100, timeout=1.0),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="reporting-journey",
-        description="Journey events into the caseload and flow projections",
+    return ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ACK_WAIT_S,
+        max_ack_pending=BATCH_SIZE * 4,
+        filter_subjects=list(spec.subjects) if len(spec.subjects) > 1 else None,
     )
-    async def on_journey_event(event: AnyEvent) -> None:
-        await apply_event(db, event)
+
+
+def decode(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+class StreamConsumer:
+    """Applies one stream's events to the projections for as long as it runs."""
+
+    def __init__(self, settings: Settings, db: Database, spec: StreamSpec) -> None:
+        self.settings, self.db, self.spec = settings, db, spec
+        self.applied = 0
+
+    async def run(self) -> None:
+        import nats
+
+        nc = await nats.connect(
+            self.settings.nats_url,
+            name=f"polku-reporting-{self.spec.area}",
+            connect_timeout=5,
+            max_reconnect_attempts=-1,
+        )
+        try:
+            sub = await self._subscribe(nc.jetstream())
+            # The next batch is fetched while the current one is applied: the broker's and
+            # the database's time overlap. A batch that fails is redelivered later, after
+            # the ones fetched meanwhile; the projection does not depend on that order.
+            msgs = await self._fetch(sub)
+            while True:
+                following = asyncio.create_task(self._fetch(sub))
+                try:
+                    if msgs:
+                        await self.handle(msgs)
+                    msgs = await following
+                except BaseException:  # stopping: do not leave the fetch behind
+                    following.cancel()
+                    raise
+        finally:
+            await nc.close()
+
+    async def _fetch(self, sub: Any) -> list[Any]:
+        try:
+            msgs: list[Any] = await sub.fetch(BATCH_SIZE, timeout=FETCH_WAIT_S)
+            return msgs
+        except TimeoutError:  # nats' own TimeoutError is one too
+            return []
+        except Exception as exc:  # noqa: BLE001 - reconnecting; the loop goes on
+            log.warning("reporting %s: fetch failed (%s)", self.spec.area, type(exc).__name__)
+            await asyncio.sleep(RETRY_S)
+            return []
+
+    async def _subscribe(self, js: Any) -> Any:
+        durable = durable_name(self.spec)
+        while True:
+            try:
+                return await js.pull_subscribe(
+                    self.spec.subjects[0],
+                    durable=durable,
+                    stream=self.spec.name,
+                    config=consumer_config(self.spec, durable),
+                )
+            except Exception as exc:  # noqa: BLE001 - the stream may not exist yet: retry
+                log.warning("reporting %s: cannot subscribe yet (%s)", self.spec.area, type(exc).__name__)
+                await asyncio.sleep(RETRY_S)
+
+    async def handle(self, msgs: list[Any]) -> None:
+        try:
+            result = await apply_batch(self.db, [decode(m.data) for m in msgs])
+        except Exception:
+            log.exception("reporting %s: a batch of %d events failed; redelivered", self.spec.area, len(msgs))
+            for m in msgs:
+                await m.nak(delay=RETRY_S)
+            return
+        for m in msgs:
+            await m.ack()
+        self.applied += result.applied
+        if result.invalid:
+            log.warning("reporting %s: %d invalid events skipped", self.spec.area, result.invalid)
+
+
+async def start(ctx: ServiceContext) -> None:
+    """Start a consumer per stream for the service's lifetime (``build_service_app`` hook)."""
+    db = projection_database(ctx.settings)
+    for spec in STREAMS:
+        ctx.spawn(StreamConsumer(ctx.settings, db, spec).run(), f"consumer-{spec.area}")
+    ctx.spawn(_dispose_when_stopped(db), "projection-db")
+
+
+async def _dispose_when_stopped(db: Database) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await db.dispose()

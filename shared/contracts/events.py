@@ -14,6 +14,17 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.contracts.employer import (
+    CoachSupport,
+    ContactChannel,
+    ContactMode,
+    ContactPurpose,
+    OpeningSource,
+    PlacementEndReason,
+    PlacementKind,
+    SupportNeed,
+    WorkArrangementSupport,
+)
 from shared.contracts.intake import (
     ClientSource,
     ConsentScope,
@@ -157,6 +168,84 @@ class QuickHelpRecorded(Event):
     anonymous: bool
 
 
+class EmployerRegistered(Event):
+    """An employer was added to the organisation's employer register."""
+
+    area: ClassVar[str] = "employer"
+    type: Literal["employer.registered"] = "employer.registered"
+    employer_id: uuid.UUID
+    # TOL 2008 industry code (a section letter or 2-5 digits).
+    industry: str | None = None
+    preferred_channel: ContactChannel
+    support_needs: list[SupportNeed] = Field(default_factory=list)
+
+
+class EmployerContactRecorded(Event):
+    """A job-development contact with an employer; ``client_id`` when made on behalf of a client."""
+
+    area: ClassVar[str] = "employer"
+    type: Literal["employer_contact.recorded"] = "employer_contact.recorded"
+    contact_id: uuid.UUID
+    employer_id: uuid.UUID
+    staff_id: uuid.UUID
+    occurred_on: date
+    mode: ContactMode
+    client_present: bool
+    client_id: uuid.UUID | None = None
+    purposes: list[ContactPurpose]
+    # The employer relationship level (1-5) the contact reached.
+    level: int = Field(ge=1, le=5)
+
+
+class OpeningCreated(Event):
+    """A job opening, from an employer or found by the team; ``carved`` for tailored tasks."""
+
+    area: ClassVar[str] = "employer"
+    type: Literal["opening.created"] = "opening.created"
+    opening_id: uuid.UUID
+    employer_id: uuid.UUID
+    source: OpeningSource
+    industry: str | None = None
+    carved: bool = False
+    for_client_id: uuid.UUID | None = None
+
+
+class PlacementStarted(Event):
+    """A client started a job, work trial, subsidised job or apprenticeship with an employer."""
+
+    area: ClassVar[str] = "employer"
+    type: Literal["placement.started"] = "placement.started"
+    placement_id: uuid.UUID
+    client_id: uuid.UUID
+    employer_id: uuid.UUID
+    opening_id: uuid.UUID | None = None
+    kind: PlacementKind
+    industry: str | None = None
+    starts_on: date
+    planned_end_on: date | None = None
+    hours_per_week: float
+    permanent: bool
+    competitive: bool
+    coach_supports: list[CoachSupport] = Field(default_factory=list)
+    work_arrangement_support: WorkArrangementSupport = WorkArrangementSupport.NONE
+
+
+class PlacementEnded(Event):
+    """A placement ended; ``reason`` is a code."""
+
+    area: ClassVar[str] = "employer"
+    type: Literal["placement.ended"] = "placement.ended"
+    placement_id: uuid.UUID
+    client_id: uuid.UUID
+    employer_id: uuid.UUID
+    kind: PlacementKind
+    started_on: date
+    ended_on: date
+    reason: PlacementEndReason
+    permanent: bool
+    competitive: bool
+
+
 AnyJourneyEvent = Annotated[
     JourneyStarted | JourneyMoved | MilestoneRecorded | ReminderDue,
     Field(discriminator="type"),
@@ -177,7 +266,12 @@ AnyEvent = Annotated[
     | ReferralAccepted
     | ReferralDeclined
     | ConsentChanged
-    | QuickHelpRecorded,
+    | QuickHelpRecorded
+    | EmployerRegistered
+    | EmployerContactRecorded
+    | OpeningCreated
+    | PlacementStarted
+    | PlacementEnded,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

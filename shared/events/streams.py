@@ -39,18 +39,35 @@ STREAMS: tuple[StreamSpec, ...] = (
 STREAM_BY_AREA: dict[str, StreamSpec] = {s.area: s for s in STREAMS}
 
 
+def _replicas(num_replicas: int | None) -> int:
+    """An explicit count, else ``POLKU_NATS_STREAM_REPLICAS``.
+
+    Every process that declares a stream (FastStream declares its subscribers' streams at
+    start, and updates them when the config differs) must ask for the same count, or a
+    process asking for fewer would scale a clustered stream down.
+    """
+    if num_replicas is not None:
+        return num_replicas
+    from shared.settings import get_settings
+
+    return get_settings().nats_stream_replicas
+
+
 def jstream(area: str, num_replicas: int | None = None) -> JStream:
     spec = STREAM_BY_AREA[area]
     return JStream(
         spec.name,
         subjects=list(spec.subjects),
         duplicate_window=DUPLICATE_WINDOW_S,
-        num_replicas=num_replicas,
+        num_replicas=_replicas(num_replicas),
     )
 
 
-async def ensure_streams(nats_url: str, num_replicas: int = 1) -> list[str]:
-    """Create or update every stream (idempotent). Returns the stream names."""
+async def ensure_streams(nats_url: str, num_replicas: int | None = None) -> list[str]:
+    """Create or update every stream (idempotent). Returns the stream names.
+
+    ``num_replicas`` None: ``POLKU_NATS_STREAM_REPLICAS`` (see ``_replicas``)."""
+    num_replicas = _replicas(num_replicas)
     import nats
     from nats.js.api import StreamConfig
     from nats.js.errors import NotFoundError

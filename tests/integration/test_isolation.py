@@ -23,6 +23,9 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "occurred_at": "2026-01-05T10:00:00Z",
         "place": "office",
     },
+    ("POST", "/api/v1/clients/{client_id}/consent"): {"scope": "information_exchange", "party": "kela", "given": True},
+    ("POST", "/clients/{client_id}/details"): {"scope": "information_exchange", "party": "kela", "action": "give"},
+    ("PUT", "/api/v1/clients/{client_id}/match-profile"): {"fields": ["I"], "areas": ["Kotka"], "hours_max": 30},
 }
 
 

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
-import nats.errors
 import pytest
 import pytest_asyncio
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 
-from shared.contracts.events import AnyEvent, JourneyMoved, ReminderDue, parse_event
+from shared.contracts.events import AnyEvent, Event, JourneyMoved, ReminderDue, parse_event
 from shared.contracts.journey import Outcome, Phase, RestReason, Role, Status
+from shared.events.publisher import EventPublisher
 from shared.events.streams import STREAM_BY_AREA
 from shared.settings import Settings
 from tests.conftest import Servers
@@ -106,7 +106,7 @@ async def stream_events(nats_url: str, org: uuid.UUID) -> list[tuple[str, AnyEve
         while True:
             try:
                 msgs = await sub.fetch(500, timeout=0.3)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats.errors.TimeoutError or asyncio's: no more messages
                 break
             for m in msgs:
                 out.append(((m.headers or {}).get("Nats-Msg-Id", ""), parse_event(m.data)))
@@ -137,7 +137,9 @@ async def env(real_servers: Servers) -> AsyncIterator[Env]:
     await journey_worker.check_search_attributes(client, settings.temporal_namespace)
     broker = NatsBroker(real_servers.nats_url)
     await broker.start()
-    worker = await journey_worker.build_worker(client, settings, broker)
+    # Sandboxed here (production runs unsandboxed, see workflows.worker.SANDBOXED): a
+    # nondeterministic call in the workflow fails the tests.
+    worker = await journey_worker.build_worker(client, settings, broker, sandboxed=True)
     async with worker:
         yield Env(client, settings, real_servers.nats_url, tq)
     await broker.stop()
@@ -540,6 +542,84 @@ async def test_continue_as_new_carries_state_timeline_and_reminders(env: Env) ->
     # attributes in visibility, so a caseload query asks for the running one.
     q = f"OrganisationId='{j.org}' AND JourneyPhase='JOB_SEARCH' AND ExecutionStatus='Running'"
     assert (await env.client.count_workflows(q)).count == 1
+
+
+# --------------------------------------------------------------------------- NATS outage
+
+
+class FlakyPublisher(EventPublisher):
+    failing = True
+
+    async def publish(self, event: Event, timeout: float = 5.0) -> None:
+        if FlakyPublisher.failing:
+            raise ConnectionError("NATS is down (test)")
+        await super().publish(event, timeout)
+
+
+async def test_moves_are_accepted_while_nats_is_down_and_events_follow(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journey_worker, "EventPublisher", FlakyPublisher)
+    FlakyPublisher.failing = True
+    tq = f"journey-flaky-{uuid.uuid4().hex[:8]}"
+    broker = NatsBroker(env.nats_url)
+    await broker.start()
+    try:
+        settings = env.settings.model_copy(update={"temporal_task_queue": tq})
+        async with await journey_worker.build_worker(env.client, settings, broker):
+            flaky = Env(env.client, settings, env.nats_url, tq)
+            j = await start(flaky, LONG.model_copy(update={"publish_timeout_s": 1, "publish_backoff_s": 1}))
+            t = time.monotonic()
+            s = await j.move("advance")
+            s = await j.move("advance")
+            assert s.phase is Phase.JOB_SEARCH
+            assert time.monotonic() - t < 8, "a move waited for NATS too long"
+            s = await j.state()
+            assert s.pending_events == 3
+            assert await j.events() == []
+            FlakyPublisher.failing = False
+            await j.settled(within=15)
+            timeline = await j.timeline()
+    finally:
+        FlakyPublisher.failing = False
+        await broker.stop()
+    events = await j.events()
+    assert [ev.type for _, ev in events] == ["journey.started", "journey.moved", "journey.moved"]
+    assert_events_match_timeline(events, timeline)
+
+
+# --------------------------------------------------------------------------- the worker process
+
+
+async def test_run_worker_serves_journeys_and_stops_on_sigterm(env: Env, tmp_path: Path) -> None:
+    tq = f"journey-proc-{uuid.uuid4().hex[:8]}"
+    environ = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "POLKU_TEMPORAL_ADDRESS": env.settings.temporal_address,
+        "POLKU_NATS_URL": env.nats_url,
+        "POLKU_TEMPORAL_TASK_QUEUE": tq,
+    }
+    code = "import asyncio; from shared.settings import Settings; from workflows.worker import run_worker; "
+    code += "asyncio.run(run_worker(Settings()))"
+    log = await asyncio.to_thread((tmp_path / "worker.log").open, "wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, cwd=ROOT, env=environ, stdout=log, stderr=log
+    )
+    try:
+        flaky = Env(env.client, env.settings.model_copy(update={"temporal_task_queue": tq}), env.nats_url, tq)
+        j = await start(flaky)
+        s = await asyncio.wait_for(j.move("advance"), 30)
+        assert s.phase is Phase.PROFILING
+        await j.settled()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        log.close()
+    assert [ev.type for _, ev in await j.events()] == ["journey.started", "journey.moved"]
 
 
 # --------------------------------------------------------------------------- crash while publishing

@@ -1,0 +1,51 @@
+"""Journey events into the registry: each client's journey status and current coach, so
+intake counts active caseloads from its own data (no call to reporting).
+
+Durable pull consumer with explicit ack (NACK on error, so a failure is redelivered).
+Applying an event is idempotent: it sets state, and an event older than the one applied
+last is ignored.
+"""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.nats import PullSub
+
+from services.intake.models import Client
+from shared.contracts.events import AnyEvent, JourneyEvent
+from shared.db import Database
+from shared.events.streams import jstream
+from shared.service import ServiceContext
+
+JOURNEY_DURABLE = "intake-journey"
+
+
+async def apply_journey_event(db: Database, event: JourneyEvent) -> bool:
+    """Returns False when the event changed nothing (unknown client, or older news)."""
+    async with db.session(cross_tenant=True) as session, session.begin():
+        client = await session.get(Client, event.client_id)
+        if client is None or client.organisation_id != event.organisation_id:
+            return False
+        if client.journey_event_at is not None and event.occurred_at < client.journey_event_at:
+            return False
+        client.journey_status = event.status.value
+        client.coach_id = event.coach_id  # a reassignment moves the client to the new coach's caseload
+        client.journey_event_at = event.occurred_at
+    return True
+
+
+def register(ctx: ServiceContext) -> None:
+    db = ctx.database
+
+    @ctx.broker.subscriber(
+        "polku.*.journey.>",
+        stream=jstream("journey"),
+        durable=JOURNEY_DURABLE,
+        pull_sub=PullSub(batch_size=100, timeout=1.0),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="intake-journey",
+        description="Journey status and coach of each registered client, for caseload counts",
+    )
+    async def on_journey_event(event: AnyEvent) -> None:
+        if isinstance(event, JourneyEvent):
+            await apply_journey_event(db, event)
