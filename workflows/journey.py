@@ -24,7 +24,7 @@ from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
 )
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from shared.contracts.events import AnyJourneyEvent
@@ -50,12 +50,8 @@ SEARCH_ATTRIBUTE_KEYS = (ORGANISATION_ID, COACH_ID, JOURNEY_PHASE, JOURNEY_STATU
 
 # Events per publishing activity: bounds the payload when many queued up (NATS down).
 PUBLISH_BATCH = 100
-# Quick retries inside one attempt (bounded by JourneyTimers.publish_timeout_s).
-PUBLISH_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=2),
-)
+# A round of quick retries (JourneyTimers.publish_attempts); the loop does the slow ones.
+PUBLISH_RETRY_INTERVAL = timedelta(milliseconds=200)
 
 
 def search_attributes(organisation_id: UUID, coach_id: UUID, phase: Phase, status: Status) -> TypedSearchAttributes:
@@ -226,9 +222,9 @@ class ClientJourney:
     async def _publish(self) -> bool:
         """Publish the oldest queued events; False if NATS did not take them in time.
 
-        A local activity holds its workflow task open, so each attempt is bounded
-        (publish_timeout_s): during a NATS outage moves keep being accepted, the events
-        wait in the queue (and survive continue-as-new), and publishing retries after
+        A local activity holds its workflow task open, so a round of attempts is short
+        (publish_attempts): during a NATS outage moves keep being accepted, the events
+        wait in the queue (and survive continue-as-new), and the next round comes after
         publish_backoff_s. The events keep their ids, so nothing is stored twice.
         """
         batch = self._pending[:PUBLISH_BATCH]
@@ -241,10 +237,15 @@ class ClientJourney:
                 EventBatch.model_construct(events=batch),
                 result_type=int,
                 start_to_close_timeout=timedelta(seconds=5),
-                schedule_to_close_timeout=timedelta(seconds=timers.publish_timeout_s),
-                retry_policy=PUBLISH_RETRY,
+                retry_policy=RetryPolicy(
+                    initial_interval=PUBLISH_RETRY_INTERVAL,
+                    backoff_coefficient=2.0,
+                    maximum_attempts=timers.publish_attempts,
+                ),
             )
-        except ActivityError:
+        except FailureError:
+            # A local activity out of attempts surfaces as its cause (an ApplicationError),
+            # not always as an ActivityError: left uncaught, it would fail the journey.
             workflow.logger.warning("publishing %d journey events failed; retrying later", len(batch))
             self._publish_after = workflow.now() + timedelta(seconds=timers.publish_backoff_s)
             return False

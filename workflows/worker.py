@@ -71,12 +71,14 @@ async def build_worker(
     *,
     sandboxed: bool = SANDBOXED,
     extra_workflows: Sequence[type] = (),
+    publisher: EventPublisher | None = None,
 ) -> Worker:
     """A worker for the journey task queue. ``broker`` must be started by the caller.
 
     ``sandboxed``: see SANDBOXED. ``extra_workflows`` run on the same worker (benchmarks).
+    ``publisher``: instead of ``EventPublisher(broker)`` (tests inject failures).
     """
-    activities = JourneyActivities(EventPublisher(broker))
+    activities = JourneyActivities(publisher or EventPublisher(broker))
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from services.reporting import charts, reports, store
+from services.reporting import cache, charts, reports, store
 from services.reporting.export import CSV_TYPE, XLSX_TYPE, to_csv, to_xlsx
 from services.reporting.fidelity import MEASURES
 from services.reporting.lag import broker_jetstream, consumer_lag
@@ -157,7 +157,7 @@ async def build_evidence(
     principal: EvidenceViewer,
     period: PeriodDep,
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=1000, description="rows per page")] = 200,
+    limit: Annotated[int, Query(ge=1, le=1000, description="rows per page")] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> EvidenceReport:
     if item not in MEASURES:
@@ -225,14 +225,16 @@ async def build_region(principal: RegionViewer, period: PeriodDep, request: Requ
     ctx = ctx_of(request)
     scope = await region_scope(ctx.identity, principal.region_id)
     async with ctx.database.session(cross_tenant=True) as session:
-        return await reports.region(session, scope, period)
+        key = ("region", scope.organisations, period, await cache.data_state(session, scope.organisations))
+        return await cache.remembered(key, lambda: reports.region(session, scope, period))
 
 
 async def build_region_fidelity(principal: RegionViewer, period: PeriodDep, request: Request) -> RegionFidelityReport:
     ctx = ctx_of(request)
     scope = await region_scope(ctx.identity, principal.region_id)
     async with ctx.database.session(cross_tenant=True) as session:
-        return await reports.region_fidelity(session, scope, period, utcnow())
+        key = ("region-fidelity", scope.organisations, period, await cache.data_state(session, scope.organisations))
+        return await cache.remembered(key, lambda: reports.region_fidelity(session, scope, period, utcnow()))
 
 
 # --------------------------------------------------------------------------- charts
@@ -475,8 +477,7 @@ async def create_review(body: ReviewIn, principal: Reviewer, request: Request) -
     ctx = ctx_of(request)
     scope = await _org_scope(ctx, principal)
     try:
-        async with ctx.database.session(organisation_id=principal.organisation_id) as session, session.begin():
-            return await reports.create_review(session, scope, body, principal.user_id, utcnow())
+        return await reports.create_review(ctx.database, scope, body, principal.user_id, utcnow())
     except reports.ReviewError as exc:
         raise _invalid(exc.field, str(exc)) from None
 

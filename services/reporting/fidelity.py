@@ -30,6 +30,8 @@ from shared.contracts.employer import ContactMode, PlacementKind
 from shared.contracts.journey import Status
 
 RAPID_SEARCH_DAYS = 30
+# Evidence rows are built from the database's own values: no need to validate them again.
+_row = EvidenceRow.model_construct
 
 
 @dataclass
@@ -97,7 +99,7 @@ async def caseload(ctx: MeasureContext) -> PerOrg:
     for org in ctx.scope:
         fte = ctx.coach_fte.get(org, 0.0)
         n = active.get(org, 0)
-        rows = [EvidenceRow(ref=coach, value=float(count)) for _, coach, count in per_coach.get(org, [])]
+        rows = [_row(ref=coach, value=float(count)) for _, coach, count in per_coach.get(org, [])]
         result[org] = Measure(round(n / fte, 1) if fte > 0 else None, n, True, rows)
     return result
 
@@ -116,7 +118,7 @@ async def rapid_search(ctx: MeasureContext) -> PerOrg:
 
     def build(rows: list[Any]) -> Measure:
         evidence = [
-            EvidenceRow(
+            _row(
                 client_id=client,
                 episode=episode,
                 day=local_day(contact),
@@ -132,7 +134,7 @@ async def rapid_search(ctx: MeasureContext) -> PerOrg:
 
 def _contact_row(r: Any, ok: bool) -> EvidenceRow:
     _org, contact, _employer, _staff, client, day, mode, level = r
-    return EvidenceRow(ref=contact, client_id=client, day=day, value=float(level), detail=mode, ok=ok)
+    return _row(ref=contact, client_id=client, day=day, value=float(level), detail=mode, ok=ok)
 
 
 async def _contact_totals(ctx: MeasureContext) -> dict[uuid.UUID, tuple[int, int, int]]:
@@ -187,7 +189,7 @@ async def disclosure(ctx: MeasureContext) -> PerOrg:
 
     def build(rows: list[Any]) -> Measure:
         evidence = [
-            EvidenceRow(
+            _row(
                 client_id=client,
                 episode=episode,
                 value=float(1 + len(criteria or "")),
@@ -218,7 +220,7 @@ async def work_incentives(ctx: MeasureContext) -> PerOrg:
         return at is not None and at <= started
 
     def build(rows: list[Any]) -> Measure:
-        evidence = [EvidenceRow(client_id=r[1], episode=r[2], day=local_day(r[4]), ok=counselled(r)) for r in rows]
+        evidence = [_row(client_id=r[1], episode=r[2], day=local_day(r[4]), ok=counselled(r)) for r in rows]
         return Measure(share(sum(1 for r in rows if counselled(r)), len(rows)), len(rows), True, evidence)
 
     return _per_org(ctx, _group(await store.job_starts(ctx.session, ctx.scope, ctx.period)), build)
@@ -242,7 +244,7 @@ def _diversity(ctx: MeasureContext, grouped: Mapping[uuid.UUID, list[Any]], colu
             seen: set[Any] = set()
             for r in rows:
                 evidence.append(
-                    EvidenceRow(ref=r[1], client_id=r[2], day=r[6], detail=str(r[column]), ok=r[column] not in seen)
+                    _row(ref=r[1], client_id=r[2], day=r[6], detail=str(r[column]), ok=r[column] not in seen)
                 )
                 seen.add(r[column])
         return Measure(share(len(distinct), len(rows)), len(rows), True, evidence)
@@ -260,9 +262,7 @@ async def employer_diversity(ctx: MeasureContext) -> PerOrg:
 
 async def competitive_jobs(ctx: MeasureContext) -> PerOrg:
     def build(rows: list[Any]) -> Measure:
-        evidence = _evidence(
-            ctx, rows, lambda r: EvidenceRow(ref=r[1], client_id=r[2], day=r[6], detail=r[4], ok=bool(r[8]))
-        )
+        evidence = _evidence(ctx, rows, lambda r: _row(ref=r[1], client_id=r[2], day=r[6], detail=r[4], ok=bool(r[8])))
         return Measure(share(sum(1 for r in rows if r[8]), len(rows)), len(rows), True, evidence)
 
     return _per_org(ctx, await _placements(ctx), build)
@@ -290,7 +290,7 @@ async def time_unlimited(ctx: MeasureContext) -> PerOrg:
         evidence = _evidence(
             ctx,
             sorted(started.items(), key=lambda kv: kv[1]),
-            lambda kv: EvidenceRow(
+            lambda kv: _row(
                 client_id=kv[0][0],
                 episode=kv[0][1],
                 day=local_day(kv[1]),
@@ -315,7 +315,7 @@ async def community_based(ctx: MeasureContext) -> PerOrg:
 
     def build(rows: list[Any]) -> Measure:
         evidence = [
-            EvidenceRow(client_id=r[1], episode=r[2], day=local_day(r[3]), detail=r[4], ok=r[4] in COMMUNITY_PLACES)
+            _row(client_id=r[1], episode=r[2], day=local_day(r[3]), detail=r[4], ok=r[4] in COMMUNITY_PLACES)
             for r in rows
         ]
         outside = sum(1 for r in rows if r[4] in COMMUNITY_PLACES)
@@ -351,7 +351,7 @@ async def assertive_engagement(ctx: MeasureContext) -> PerOrg:
         evidence = _evidence(
             ctx,
             counted,
-            lambda c: EvidenceRow(
+            lambda c: _row(
                 client_id=c[0],
                 episode=c[1],
                 day=local_day(c[2]),

@@ -55,7 +55,7 @@ UI_DIR = Path(__file__).parent / "ui"
 TEMPLATES = UI_DIR / "templates"
 STATIC = UI_DIR / "static"
 STATIC_PATH = "/reporting-static"
-EVIDENCE_PAGE = 200  # evidence rows per page
+EVIDENCE_PAGE = 100  # evidence rows per page
 
 router = APIRouter(include_in_schema=False)
 
@@ -506,8 +506,7 @@ async def review_submit(request: Request, user: web.CurrentUser) -> Response:
     ctx = ctx_of(request)
     scope = await reports.organisation_scope(ctx.identity, user.principal.organisation_id)
     try:
-        async with ctx.database.session(organisation_id=user.principal.organisation_id) as session, session.begin():
-            review = await reports.create_review(session, scope, body, user.principal.user_id, utcnow())
+        review = await reports.create_review(ctx.database, scope, body, user.principal.user_id, utcnow())
     except reports.ReviewError:
         return await _review_form(
             request, user, period, values=values, error=_("Every item needs a score."), status=422

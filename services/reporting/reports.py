@@ -76,6 +76,7 @@ from services.reporting.models import (
 from shared.contracts.employer import PlacementKind
 from shared.contracts.intake import QuickHelpTopic
 from shared.contracts.journey import PHASE_ORDER, Outcome, Status
+from shared.db import Database
 from shared.identity import Identity
 
 CASELOAD_PER_FTE = 20
@@ -240,7 +241,7 @@ async def flow(session: AsyncSession, scope: Scope, period: Period) -> FlowRepor
             resting_now[rest_reason or "other"] += n
 
     spells: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for _org, phase, status, days in await store.spell_days(session, scope.organisations, period):
+    for phase, status, days in await store.spell_days(session, scope.organisations, period):
         spells[(phase, status)].append(days)
     order = {p.value: i for i, p in enumerate(PHASE_ORDER)}
     time_in_phase = [
@@ -437,7 +438,7 @@ async def fidelity_evidence(
     now: datetime,
     key: str,
     *,
-    limit: int = 200,
+    limit: int = 100,
     offset: int = 0,
 ) -> EvidenceReport:
     """The rows behind one automatic item: those that miss the criterion first, then by day;
@@ -464,11 +465,24 @@ class ReviewError(ValueError):
         self.field = field
 
 
-async def create_review(
-    session: AsyncSession, scope: Scope, body: ReviewIn, reviewer_id: uuid.UUID, now: datetime
-) -> ReviewOut:
+async def create_review(db: Database, scope: Scope, body: ReviewIn, reviewer_id: uuid.UUID, now: datetime) -> ReviewOut:
     """Store a review: the automatic items as measured for its period, the others (and
-    automatic ones without data) as the reviewer scored them. Every item needs a score."""
+    automatic ones without data) as the reviewer scored them. Every item needs a score.
+
+    Measured in one session, written in another: the writing transaction only inserts, so
+    on SQLite it waits its turn behind the projection instead of failing on a stale read."""
+    (org,) = scope.organisations
+    async with db.session(organisation_id=org) as session:
+        review, rows = await _prepared_review(session, scope, body, reviewer_id, now)
+    async with db.session(organisation_id=org) as session, session.begin():
+        session.add(review)
+        session.add_all(rows)
+    return review_out(store.ReviewWithItems(review, rows))
+
+
+async def _prepared_review(
+    session: AsyncSession, scope: Scope, body: ReviewIn, reviewer_id: uuid.UUID, now: datetime
+) -> tuple[FidelityReview, list[FidelityReviewItem]]:
     (org,) = scope.organisations
     if body.period_end < body.period_start:
         raise ReviewError("period_end", "The period ends before it starts.")
@@ -521,9 +535,7 @@ async def create_review(
         band=total.band,
         note=body.note,
     )
-    session.add(review)
-    session.add_all(rows)
-    return review_out(store.ReviewWithItems(review, rows))
+    return review, rows
 
 
 def review_out(r: store.ReviewWithItems) -> ReviewOut:

@@ -111,11 +111,11 @@ async def active_at(session: AsyncSession, scope: Scope, at: datetime, now: date
 
 
 async def spell_days(session: AsyncSession, scope: Scope, period: Period) -> list[Any]:
-    """(organisation_id, phase, status, days) of the spells that ended in the period."""
+    """(phase, status, days) of the spells that ended in the period."""
     s = Spell
     return await _rows(
         session,
-        select(s.organisation_id, s.phase, s.status, s.days).where(
+        select(s.phase, s.status, s.days).where(
             s.organisation_id.in_(scope), s.ended_day >= period.start, s.ended_day <= period.end
         ),
     )

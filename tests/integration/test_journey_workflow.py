@@ -556,19 +556,16 @@ class FlakyPublisher(EventPublisher):
         await super().publish(event, timeout)
 
 
-async def test_moves_are_accepted_while_nats_is_down_and_events_follow(
-    env: Env, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(journey_worker, "EventPublisher", FlakyPublisher)
+async def test_moves_are_accepted_while_nats_is_down_and_events_follow(env: Env) -> None:
     FlakyPublisher.failing = True
     tq = f"journey-flaky-{uuid.uuid4().hex[:8]}"
     broker = NatsBroker(env.nats_url)
     await broker.start()
     try:
         settings = env.settings.model_copy(update={"temporal_task_queue": tq})
-        async with await journey_worker.build_worker(env.client, settings, broker):
+        async with await journey_worker.build_worker(env.client, settings, broker, publisher=FlakyPublisher(broker)):
             flaky = Env(env.client, settings, env.nats_url, tq)
-            j = await start(flaky, LONG.model_copy(update={"publish_timeout_s": 1, "publish_backoff_s": 1}))
+            j = await start(flaky, LONG.model_copy(update={"publish_attempts": 2, "publish_backoff_s": 1}))
             t = time.monotonic()
             s = await j.move("advance")
             s = await j.move("advance")
@@ -643,14 +640,12 @@ class HangAfterMove(EventPublisher):
             marker.write_text(str(event.id))
             await asyncio.sleep(3600)
 
-journey_worker.EventPublisher = HangAfterMove
-
 async def main():
     settings = Settings(temporal_address=sys.argv[1], nats_url=sys.argv[2], temporal_task_queue=sys.argv[3])
     client = await connect(settings)
     broker = NatsBroker(settings.nats_url)
     await broker.start()
-    worker = await journey_worker.build_worker(client, settings, broker)
+    worker = await journey_worker.build_worker(client, settings, broker, publisher=HangAfterMove(broker))
     async with worker:
         Path(str(marker) + ".ready").write_text("ok")
         await asyncio.Event().wait()

@@ -249,7 +249,6 @@ async def test_outcomes_and_fidelity_of_a_small_cohort(db: Database) -> None:
     assert [r.client_id for r in evidence.rows] == [j.client_id for j in journeys[:4]]
     assert all(r.ok and r.value == 20.0 for r in evidence.rows)
 
-
     assert {t.topic: t.count for t in quick.topics if t.count} == {"cv": 3, "interview_preparation": 2}
     assert (quick.total, quick.anonymous, quick.minutes) == (5, 1, 150)
     js = {(t.phase, t.status): t.days for t in flow.time_in_phase}
@@ -261,16 +260,14 @@ async def test_outcomes_and_fidelity_of_a_small_cohort(db: Database) -> None:
         period_end=PERIOD.end,
         items=[ReviewItemIn(item=i.key, score=4, note="ok") for i in card.items if i.score is None],
     )
-    async with db.session(organisation_id=org) as s, s.begin():
-        review = await reports.create_review(s, scope, body, uuid.uuid4(), NOW)
+    review = await reports.create_review(db, scope, body, uuid.uuid4(), NOW)
     expected = sum(i.score or 4 for i in card.items)
     assert review.total == expected and len(review.items) == 25
     async with db.session(organisation_id=org) as s:
         card = await reports.fidelity_scorecard(s, scope, PERIOD, NOW)
     assert card.complete and card.total == expected and card.reviews[0].id == review.id
     with pytest.raises(reports.ReviewError):
-        async with db.session(organisation_id=org) as s, s.begin():
-            await reports.create_review(s, scope, body.model_copy(update={"items": body.items[1:]}), uuid.uuid4(), NOW)
+        await reports.create_review(db, scope, body.model_copy(update={"items": body.items[1:]}), uuid.uuid4(), NOW)
     async with db.session(organisation_id=org) as s:
         assert await s.scalar(select(func.count()).select_from(FidelityReview)) == 1
 

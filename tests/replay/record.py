@@ -24,7 +24,9 @@ from pathlib import Path
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 
+from shared.contracts.events import Event
 from shared.contracts.journey import Outcome, Phase, RestReason, Role
+from shared.events.publisher import EventPublisher
 from shared.settings import Settings
 from workflows import client as jc
 from workflows.contracts import Actor, JourneyInput, JourneyTimers, MilestoneRequest, MoveRequest
@@ -155,10 +157,38 @@ async def continue_as_new(client: Client) -> list[str]:
     return [r.workflow_id]
 
 
+class OutagePublisher(EventPublisher):
+    """The real publisher, failing while ``down`` is set (a NATS outage)."""
+
+    down = False
+
+    async def publish(self, event: Event, timeout: float = 5.0) -> None:
+        if OutagePublisher.down:
+            raise ConnectionError("NATS is down (recording)")
+        await super().publish(event, timeout)
+
+
+async def nats_outage(client: Client) -> list[str]:
+    """Publishing fails, moves go on, events follow when NATS is back."""
+    r = Run(client, JourneyTimers(publish_attempts=2, publish_backoff_s=1))
+    OutagePublisher.down = True
+    try:
+        await r.start()
+        await r.move("advance")
+        await asyncio.sleep(1.5)
+        await r.move("advance")
+    finally:
+        OutagePublisher.down = False
+    await asyncio.sleep(1.5)
+    await r.settle()
+    return [r.workflow_id]
+
+
 SCENARIOS: dict[str, Callable[[Client], Awaitable[list[str]]]] = {
     "full_path": full_path,
     "reminders": reminders,
     "continue_as_new": continue_as_new,
+    "nats_outage": nats_outage,
 }
 
 
@@ -183,7 +213,7 @@ async def record(temporal: str, nats_url: str, names: list[str], tag: str) -> No
     broker = NatsBroker(nats_url)
     await broker.start()
     try:
-        async with await build_worker(client, settings, broker):
+        async with await build_worker(client, settings, broker, publisher=OutagePublisher(broker)):
             for name in names:
                 ids = await SCENARIOS[name](client)
                 for wid in ids:
