@@ -462,6 +462,7 @@ async def time_queries(settings: Settings, org: Org, runs: int) -> dict[str, dic
                         raise RuntimeError(f"{path}: {r.status_code} {r.text[:300]}")
                 ordered = sorted(times)
                 results[path] = {
+                    "first_ms": round(times[0], 1),  # cold: before any cache (region roll-ups keep theirs)
                     "p50_ms": round(statistics.median(ordered), 1),
                     "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
                     "bytes": len(r.content),
@@ -544,9 +545,9 @@ def main() -> None:
     print(f"load through apply_batch: {result['load']['events']:,} events at {result['load']['per_s']:,}/s")
     rates = f"raw consume {s['raw_consume_per_s']:,}/s, projection {s['projection_per_s']:,}/s"
     print(f"{rates}: ratio {s['ratio']} (target >= 0.3)")
-    print(f"{'report (one organisation; region as analyst)':58}{'p50 ms':>10}{'p95 ms':>10}")
+    print(f"{'report (one organisation; region as analyst)':58}{'first ms':>10}{'p50 ms':>10}{'p95 ms':>10}")
     for path, q in result["queries"].items():
-        print(f"{path:58}{q['p50_ms']:>10}{q['p95_ms']:>10}")
+        print(f"{path:58}{q['first_ms']:>10}{q['p50_ms']:>10}{q['p95_ms']:>10}")
     worst = max(q["p95_ms"] for q in result["queries"].values())
     print(f"worst p95 {worst} ms (target <= 500)")
     if args.json:
