@@ -258,6 +258,18 @@ def test_placement_starts_and_ends_in_the_journey_and_the_stream(live: Live, org
     opened = [e for e in _events(live, f"polku.{org.id}.opening.created") if e["opening_id"] == opening_id]
     assert len(opened) == 1
 
+    # Reporting counts the job start, its hours and the ended job's tenure.
+    def reported() -> dict[str, Any] | None:
+        with live.http(live.username(org, Role.TEAM_LEAD)) as http:
+            r = http.get("/api/v1/reports/outcomes")
+        assert r.status_code == 200, r.text
+        report: dict[str, Any] = r.json()
+        seen = report["hours_per_week"]["n"] >= 1 and report["tenure_days_ended"]["n"] >= 1
+        return report if seen and report["job_starts"]["first"] >= 1 else None
+
+    report = _wait_for(reported)
+    assert report["hours_per_week"]["median"] is not None
+
 
 def test_bad_input_other_organisations_and_roles(live: Live, org: Org) -> None:
     other = live.add_org(roles=(Role.COACH, Role.EMPLOYER_COORDINATOR))
