@@ -14,6 +14,10 @@ Adding or changing strings (from the repository root)::
 then fill in the empty ``msgstr`` lines (English too: ``tests/unit/test_i18n.py`` fails on
 any empty one).
 
+A part of the UI may instead keep its strings in its own file beside ``messages.po``
+(``shared/locale/{lang}/LC_MESSAGES/<part>.po``, written by hand in the same format); all
+files of a language form one catalogue, and a msgid may live in only one of them.
+
 Python code marks strings with ``_ = translator(lang).gettext; _("...")`` or, for labels
 translated later, ``N_("...")``. Templates use ``{{ _("...") }}`` / ``{% trans %}``, plus the
 vocabulary filters installed by ``environment`` (``phase_label``, ``status_label``, ...).
@@ -65,12 +69,42 @@ def po_path(lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+def po_files(lang: str) -> list[Path]:
+    """The catalogue files of ``lang``: ``messages.po`` first, then any other ``*.po`` beside
+    it in name order. Extra files let parts of the UI keep their strings apart (and let
+    people work on them without merge conflicts); they form one catalogue."""
+    main = po_path(lang)
+    others = sorted(p for p in main.parent.glob("*.po") if p != main)
+    return [main, *others]
+
+
+def _read(path: Path, lang: str) -> Catalog:
+    with path.open("rb") as fh:
+        return read_po(fh, locale=lang, domain=DOMAIN)
+
+
+def duplicate_msgids(lang: str) -> dict[str, list[str]]:
+    """Msgids that more than one catalogue file of ``lang`` defines, with the files' names."""
+    seen: dict[str, list[str]] = {}
+    for path in po_files(lang):
+        for message in _read(path, lang):
+            if message.id:
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                seen.setdefault(key, []).append(path.name)
+    return {key: files for key, files in seen.items() if len(files) > 1}
+
+
 @cache
 def catalog(lang: str) -> Catalog:
     if lang not in SUPPORTED:
         raise ValueError(f"unsupported language {lang!r}; one of {', '.join(SUPPORTED)}")
-    with po_path(lang).open("rb") as fh:
-        return read_po(fh, locale=lang, domain=DOMAIN)
+    files = po_files(lang)
+    merged = _read(files[0], lang)
+    for path in files[1:]:
+        for message in _read(path, lang):
+            if message.id and message.id not in merged:
+                merged[message.id] = message
+    return merged
 
 
 @cache

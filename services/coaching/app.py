@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.coaching import api, pages
+from services.coaching import api, final_report, pages, record_pages, records
 from services.coaching.models import OutboxEvent
 from shared import auth_api
 from shared.events import docs as event_docs
@@ -19,7 +19,15 @@ async def _start(ctx: ServiceContext) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     return build_service_app(
         "coaching",
-        [auth_api.router, api.router, event_docs.router, pages.router],
+        [
+            auth_api.router,
+            api.router,
+            records.router,
+            final_report.router,
+            event_docs.router,
+            pages.router,
+            record_pages.router,
+        ],
         settings=settings,
         on_start=[_start],
         readiness=[check_temporal],

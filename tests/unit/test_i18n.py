@@ -52,6 +52,11 @@ def test_every_used_msgid_is_in_the_catalogue(lang: str, extracted: set[str]) ->
 
 
 @pytest.mark.parametrize("lang", i18n.SUPPORTED)
+def test_no_msgid_is_in_two_catalogue_files(lang: str) -> None:
+    assert i18n.duplicate_msgids(lang) == {}
+
+
+@pytest.mark.parametrize("lang", i18n.SUPPORTED)
 def test_catalogue_has_no_stale_msgids(lang: str, extracted: set[str]) -> None:
     assert sorted(i18n.msgids(lang) - extracted) == []
 

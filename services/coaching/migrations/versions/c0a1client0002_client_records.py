@@ -1,0 +1,26 @@
+"""client_records
+
+Revision ID: c0a1client0002
+Revises: e260c30511cf
+Create Date: 2026-11-28
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import shared.db  # noqa: F401
+
+revision: str = 'c0a1client0002'
+down_revision: str | None = 'e260c30511cf'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass  # filled in by its feature
+
+
+def downgrade() -> None:
+    pass
