@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.coaching import api, final_report, pages, record_pages, records
+from services.coaching import api, final_report, pages, plan_pages, plans, record_pages, records
 from services.coaching.models import OutboxEvent
 from shared import auth_api
 from shared.events import docs as event_docs
@@ -23,10 +23,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth_api.router,
             api.router,
             records.router,
+            plans.router,
             final_report.router,
             event_docs.router,
             pages.router,
             record_pages.router,
+            plan_pages.router,
         ],
         settings=settings,
         on_start=[_start],
