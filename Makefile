@@ -4,7 +4,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced-lock
 
-.PHONY: dev test lint typecheck check bench-journeys clean-dev
+.PHONY: dev test lint typecheck check bench-journeys bench-coaching fault-test bench-region clean-dev
 
 $(SYNCED): uv.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ check: lint typecheck test
 
 bench-journeys: $(SYNCED)
 	$(VENV)/bin/polku bench journeys
+
+bench-coaching: $(SYNCED)
+	$(VENV)/bin/python bench/coaching.py
+
+fault-test: $(SYNCED)
+	$(VENV)/bin/polku bench faults
+
+bench-region: $(SYNCED)
+	$(VENV)/bin/polku bench region --saturate
 
 clean-dev:
 	rm -rf .polku

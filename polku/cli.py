@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from polku import retention_cli
 from services.intake import cli as intake_cli
 from services.reporting import cli as reporting_cli
 from shared.contracts.journey import Role
@@ -26,6 +27,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")
 app.add_typer(reporting_cli.app, name="reporting")
 app.add_typer(intake_cli.app, name="intake")
+app.add_typer(retention_cli.app, name="retention")
 app.add_typer(deploy_app, name="deploy")
 
 
@@ -144,6 +146,7 @@ def users_add(
     org: Annotated[uuid.UUID, typer.Option("--org", help="organisation id")],
     role: Annotated[Role, typer.Option("--role")],
     fte: Annotated[float, typer.Option(help="full-time equivalent, for caseload")] = 1.0,
+    team: Annotated[str | None, typer.Option(help="team name in the organisation; created if new")] = None,
 ) -> None:
     """Add a user; reads the password from stdin, prints the user's id."""
     from shared.db import Database
@@ -154,7 +157,12 @@ def users_add(
     async def go(settings: Settings) -> uuid.UUID:
         db = Database(settings, "platform", immediate=True)
         try:
-            return await Identity(db).add_user(org, username, password, role, fte=fte)
+            identity = Identity(db)
+            team_id = None
+            if team is not None:
+                found = await identity.team_by_name(org, team)
+                team_id = found.id if found else await identity.add_team(org, team)
+            return await identity.add_user(org, username, password, role, fte=fte, team_id=team_id)
         finally:
             await db.dispose()
 
@@ -224,6 +232,35 @@ def bench_journeys(ctx: typer.Context) -> None:
     if not script.exists():
         _fail(f"{script} is missing: benchmarks run from a source checkout")
     raise typer.Exit(subprocess.call([sys.executable, str(script), *ctx.args]))
+
+
+def _bench_module(name: str, args: list[str]) -> None:
+    """Run ``python -m bench.{name}`` from the source checkout the command belongs to."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / f"{name}.py").exists():
+        _fail(f"{root / 'bench' / name}.py is missing: benchmarks run from a source checkout")
+    raise typer.Exit(subprocess.call([sys.executable, "-m", f"bench.{name}", *args], cwd=root))
+
+
+@bench_app.command(
+    "faults",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def bench_faults(ctx: typer.Context) -> None:
+    """The fault test: load through the cluster topology while parts fail (bench/faults.py; --help)."""
+    _bench_module("faults", ctx.args)
+
+
+@bench_app.command(
+    "region",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def bench_region(ctx: typer.Context) -> None:
+    """A wellbeing region's load at 1x, 10x, 100x on the cluster topology (bench/region.py; --help)."""
+    _bench_module("region", ctx.args)
 
 
 def main() -> None:

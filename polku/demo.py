@@ -28,6 +28,8 @@ class DemoOrg:
     region: str
     users: tuple[tuple[str, Role, float], ...]
     coaches_clients: int
+    # Two teams per organisation: (team name, its members' usernames).
+    teams: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 ORGS: tuple[DemoOrg, ...] = (
@@ -44,6 +46,10 @@ ORGS: tuple[DemoOrg, ...] = (
             ("reijo.analyytikko", Role.REGION_ANALYST, 1.0),
         ),
         24,
+        (
+            ("Kotkan tiimi", ("kaisa.valmentaja", "tiina.esihenkilo", "jari.yrityskoordinaattori")),
+            ("Kouvolan tiimi", ("mikko.valmentaja",)),
+        ),
     ),
     DemoOrg(
         "Lapin polku",
@@ -54,6 +60,10 @@ ORGS: tuple[DemoOrg, ...] = (
             ("sanna.tarkastaja", Role.AUDITOR, 1.0),
         ),
         16,
+        (
+            ("Rovaniemen tiimi", ("leena.valmentaja", "lauri.esihenkilo")),
+            ("Kemi-Tornion tiimi", ()),
+        ),
     ),
 )
 
@@ -87,8 +97,12 @@ async def _ensure_org(identity: Identity, db: Database, spec: DemoOrg) -> tuple[
     if existing is not None:
         return existing.id, False
     org_id = await identity.add_organisation(spec.name, spec.region)
+    team_of = {}
+    for team_name, members in spec.teams:
+        team_id = await identity.add_team(org_id, team_name)
+        team_of.update(dict.fromkeys(members, team_id))
     for username, role, fte in spec.users:
-        await identity.add_user(org_id, username, DEMO_PASSWORD, role, fte=fte)
+        await identity.add_user(org_id, username, DEMO_PASSWORD, role, fte=fte, team_id=team_of.get(username))
     return org_id, True
 
 

@@ -440,11 +440,15 @@ def temporal_dev_server_args(
     ip: str = "127.0.0.1",
     namespaces: Iterable[str] = (),
     search_attributes: Mapping[str, str] = SEARCH_ATTRIBUTES,
+    codec_endpoint: str | None = None,
 ) -> list[str]:
     args = ["server", "start-dev"]
     if db_path is not None:
         args += ["--db-filename", str(db_path)]
     args += ["--ip", ip, "--port", str(port), "--ui-port", str(ui_port)]
+    if codec_endpoint is not None:
+        # The Web UI decodes the encrypted payloads through Polku's codec server.
+        args += ["--ui-codec-endpoint", codec_endpoint]
     for ns in namespaces:
         if ns != "default":
             args += ["--namespace", ns]
@@ -475,6 +479,7 @@ def start_temporal_dev_server(
     ip: str = "127.0.0.1",
     namespaces: Iterable[str] = (),
     search_attributes: Mapping[str, str] = SEARCH_ATTRIBUTES,
+    codec_endpoint: str | None = None,
 ) -> ManagedProcess:
     """Start ``temporal server start-dev`` (not waiting; see ``wait_temporal_ready``).
 
@@ -486,7 +491,13 @@ def start_temporal_dev_server(
         data_dir.mkdir(parents=True, exist_ok=True)
         db_path = data_dir.resolve() / "temporal.db"
     args = temporal_dev_server_args(
-        db_path, port, ui_port, ip=ip, namespaces=namespaces, search_attributes=search_attributes
+        db_path,
+        port,
+        ui_port,
+        ip=ip,
+        namespaces=namespaces,
+        search_attributes=search_attributes,
+        codec_endpoint=codec_endpoint,
     )
     argv = [find_binary("temporal"), *args]
     return start_process("temporal", argv, log_path)
@@ -939,6 +950,7 @@ def _start_temporal(settings: Settings, stack: _Stack, data_dir: Path, logs: Pat
         logs / "temporal.log",
         ip=temporal_ip,
         namespaces=[settings.temporal_namespace],
+        codec_endpoint=f"{settings.origin}/api/v1/codec",
     )
     stack.servers.append(temporal)
     return temporal, f"{temporal_ip}:{temporal_port}"

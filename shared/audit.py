@@ -184,12 +184,15 @@ async def _iter_records(session: AsyncSession, org: uuid.UUID) -> AsyncIterator[
         yield r
 
 
-async def verify_chain(platform: Database) -> list[ChainReport]:
-    """Check every organisation's chain; report the first broken link of each."""
+async def verify_chain(platform: Database, organisation_id: uuid.UUID | None = None) -> list[ChainReport]:
+    """Check every organisation's chain (or only ``organisation_id``'s); report the first
+    broken link of each."""
     reports: list[ChainReport] = []
     async with platform.session() as session:
         heads = {h.organisation_id: h for h in (await session.execute(select(AuditHead))).scalars()}
         orgs = set(heads) | set((await session.execute(select(AuditRecord.organisation_id).distinct())).scalars())
+        if organisation_id is not None:
+            orgs &= {organisation_id}
         for org in sorted(orgs, key=str):
             prev, expected_seq, count, broken = GENESIS, 1, 0, None
             async for r in _iter_records(session, org):

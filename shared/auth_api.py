@@ -1,12 +1,14 @@
-"""The login route and ``/me``, mounted by the coaching service (the web UI's home)."""
+"""The login route, ``/me`` and the logout routes, mounted by the coaching service (the web
+UI's home)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
-from shared.auth import ALL_ROLES, Principal, requires, unauthorized
+from shared import sessions
+from shared.auth import ALL_ROLES, PUBLIC, Principal, requires, unauthorized
 from shared.contracts.api import Me, TokenRequest, TokenResponse
 from shared.identity import LoginLocked
 from shared.problems import ProblemError
@@ -17,6 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 @router.post(
     "/auth/token",
+    dependencies=[PUBLIC],
     response_model=TokenResponse,
     summary="Exchange a username and password for a bearer token",
     responses={401: {"description": "Wrong username or password"}},
@@ -47,3 +50,25 @@ async def me(principal: Annotated[Principal, Depends(requires(*ALL_ROLES))]) -> 
         organisation_id=principal.organisation_id,
         region_id=principal.region_id,
     )
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="End the caller's token or session now",
+    response_class=Response,
+)
+async def logout(request: Request, principal: Annotated[Principal, Depends(requires(*ALL_ROLES))]) -> Response:
+    await sessions.revoke(ctx_of(request).platform, principal.user_id, principal.jti, principal.expires)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/logout-all",
+    status_code=204,
+    summary="End every token and session of the caller (log out everywhere)",
+    response_class=Response,
+)
+async def logout_all(request: Request, principal: Annotated[Principal, Depends(requires(*ALL_ROLES))]) -> Response:
+    await sessions.revoke_all(ctx_of(request).platform, principal.user_id)
+    return Response(status_code=204)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from shared.contracts.journey import Role
 from shared.db import Database, utcnow
-from shared.platform import Organisation, User
+from shared.platform import Organisation, Team, User
 
 _hasher = PasswordHasher()
 # Verifying against this keeps a wrong username as slow as a wrong password.
@@ -34,6 +34,7 @@ class Account:
     region_id: str
     display_name: str | None
     fte: float
+    team_id: uuid.UUID | None = None
 
 
 class LoginLocked(Exception):
@@ -75,6 +76,7 @@ class Identity:
         *,
         display_name: str | None = None,
         fte: float = 1.0,
+        team_id: uuid.UUID | None = None,
     ) -> uuid.UUID:
         username = username.strip()
         if not username or len(username) > 100:
@@ -83,6 +85,8 @@ class Identity:
             raise IdentityError("password must be at least 8 characters")
         if not 0 < fte <= 1.0:
             raise IdentityError("fte must be above 0 and at most 1")
+        if team_id is not None and team_id not in {t.id for t in await self.teams(org_id)}:
+            raise IdentityError(f"no team {team_id} in organisation {org_id}")
         async with self._db.session() as s, s.begin():
             if await s.get(Organisation, org_id) is None:
                 raise IdentityError(f"no organisation {org_id}")
@@ -97,6 +101,7 @@ class Identity:
                 role=role.value,
                 display_name=display_name,
                 fte=fte,
+                team_id=team_id,
             )
             s.add(user)
         return user.id
@@ -113,6 +118,7 @@ class Identity:
             region_id=org.region_id,
             display_name=user.display_name,
             fte=user.fte,
+            team_id=user.team_id,
         )
 
     async def authenticate(self, username: str, password: str) -> Account | None:
@@ -170,3 +176,39 @@ class Identity:
             if role is not None:
                 q = q.where(User.role == role.value)
             return list((await s.execute(q.order_by(User.username))).scalars())
+
+    # --- teams: coaches grouped under a team lead, within one organisation --------------
+
+    async def add_team(self, org_id: uuid.UUID, name: str) -> uuid.UUID:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise IdentityError("team name must be 1-200 characters")
+        if await self.organisation(org_id) is None:
+            raise IdentityError(f"no organisation {org_id}")
+        async with self._db.session(organisation_id=org_id) as s, s.begin():
+            if await s.scalar(select(func.count()).select_from(Team).where(Team.name == name)):
+                raise IdentityError(f"team {name!r} exists already")
+            team = Team(id=uuid.uuid4(), organisation_id=org_id, name=name)
+            s.add(team)
+        return team.id
+
+    async def teams(self, org_id: uuid.UUID) -> list[Team]:
+        """The organisation's teams by name (the session is scoped to the organisation)."""
+        async with self._db.session(organisation_id=org_id) as s:
+            return list((await s.execute(select(Team).order_by(Team.name))).scalars())
+
+    async def team_by_name(self, org_id: uuid.UUID, name: str) -> Team | None:
+        return next((t for t in await self.teams(org_id) if t.name == name.strip()), None)
+
+    async def set_team(self, user_id: uuid.UUID, team_id: uuid.UUID | None) -> None:
+        """Put a user in a team of their own organisation (None takes them out)."""
+        async with self._db.session() as s:
+            found = await s.get(User, user_id)
+        if found is None:
+            raise IdentityError(f"no user {user_id}")
+        if team_id is not None and team_id not in {t.id for t in await self.teams(found.organisation_id)}:
+            raise IdentityError(f"no team {team_id} in the user's organisation")
+        async with self._db.session() as s, s.begin():
+            user = await s.get(User, user_id)
+            assert user is not None
+            user.team_id = team_id

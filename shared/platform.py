@@ -9,6 +9,7 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueCo
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, UUIDStr, utcnow
+from shared.tenancy import TenantScoped
 
 
 class PlatformBase(DeclarativeBase):
@@ -22,6 +23,37 @@ class Organisation(PlatformBase):
     name: Mapped[str] = mapped_column(String(200))
     region_id: Mapped[str] = mapped_column(String(100), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Years a closed journey's personal data is kept (shared.retention); 10 by law for
+    # working-age social services.
+    retention_years: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+
+
+class LegalHold(TenantScoped, PlatformBase):
+    """A legal hold on a client's data: retention erases nothing while one is in force
+    (``lifted_at`` null). Lifted holds stay as history. ``case_reference`` is a diary or
+    case number, never free text."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (Index("ix_legal_holds_client", "organisation_id", "client_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDStr, primary_key=True, default=uuid.uuid4)
+    client_id: Mapped[uuid.UUID] = mapped_column(UUIDStr)
+    case_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    placed_by: Mapped[uuid.UUID] = mapped_column(UUIDStr)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lifted_by: Mapped[uuid.UUID | None] = mapped_column(UUIDStr, nullable=True)
+
+
+class Team(TenantScoped, PlatformBase):
+    """A team of coaches in one organisation, led by a team lead (``users.team_id``)."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("organisation_id", "name", name="uq_teams_org_name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDStr, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class User(PlatformBase):
@@ -34,10 +66,23 @@ class User(PlatformBase):
     role: Mapped[str] = mapped_column(String(40))
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     fte: Mapped[float] = mapped_column(Float, default=1.0)
+    team_id: Mapped[uuid.UUID | None] = mapped_column(UUIDStr, ForeignKey("teams.id"), nullable=True, index=True)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Tokens and sessions issued before this are refused ("log out everywhere").
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RevokedSession(PlatformBase):
+    """A token or session ended before its expiry (logout); kept until it would expire."""
+
+    __tablename__ = "revoked_sessions"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUIDStr, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AuditRecord(PlatformBase):

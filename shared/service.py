@@ -18,7 +18,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from temporalio.client import Client as TemporalClient
 
 from shared.audit import AuditEntry, AuditLog, AuditUnavailable
-from shared.auth import Principal, TokenService
+from shared.auth import PUBLIC, Principal, TokenService
 from shared.crypto import FieldCipher
 from shared.db import Database
 from shared.events.publisher import EventPublisher
@@ -202,13 +202,13 @@ def build_service_app(
     install_problem_handlers(app)
     app.add_middleware(SecurityHeaders)
 
-    @app.get("/healthz", include_in_schema=False)
-    @app.get(f"/healthz/{name}", include_in_schema=False)
+    @app.get("/healthz", include_in_schema=False, dependencies=[PUBLIC])
+    @app.get(f"/healthz/{name}", include_in_schema=False, dependencies=[PUBLIC])
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", include_in_schema=False)
-    @app.get(f"/readyz/{name}", include_in_schema=False)
+    @app.get("/readyz", include_in_schema=False, dependencies=[PUBLIC])
+    @app.get(f"/readyz/{name}", include_in_schema=False, dependencies=[PUBLIC])
     async def readyz(request: Request) -> JSONResponse:
         ctx = ctx_of(request)
         checks: dict[str, str] = {}

@@ -69,6 +69,19 @@ class Settings(BaseSettings):
     )
     field_key_active: str | None = None
     blind_index_key: SecretStr | None = None
+    payload_keys: dict[str, dict[str, SecretStr]] = Field(
+        default_factory=dict,
+        description='Temporal payload keys, JSON {scope: {key id: base64 32 bytes}}; scope "*" is the '
+        "deployment's (each organisation encrypts under a key derived from it), an organisation id that "
+        "organisation's own. Every key decrypts, so keys can rotate. Keys derived from the field keys "
+        "are always there too (see shared/keys.py).",
+    )
+    payload_key_active: dict[str, str] = Field(
+        default_factory=dict, description="JSON {scope: key id}: the key that encrypts; default the greatest id"
+    )
+    payload_key_file: Path | None = Field(
+        None, description='A JSON file {"keys": {scope: {key id: base64}}, "active": {scope: key id}}'
+    )
 
     login_max_failures: int = Field(5, description="Failed logins in a row before the account locks")
     login_lockout_seconds: int = Field(900, description="How long a locked account waits")
@@ -90,6 +103,9 @@ class Settings(BaseSettings):
     follow_along_monthly_s: int = 30 * 86400
     silence_outreach_s: int = 30 * 86400
     journey_history_limit: int = 10_000
+    retention_period_s: int | None = Field(
+        None, description="Overrides every organisation's retention period (seconds); tests shorten it"
+    )
 
     @property
     def origin(self) -> str:

@@ -7,11 +7,14 @@ from uuid import UUID
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from shared.codec import PayloadCipher
+from shared.codec import data_converter as encrypted_data_converter
 from shared.contracts.journey import Phase, Status, journey_workflow_id
+from shared.keys import load_payload_keys
 from shared.settings import Settings, get_settings
 from workflows.contracts import (
     JourneyInput,
@@ -28,11 +31,22 @@ class JourneyNotFound(LookupError):
     """No running (or queryable) journey workflow for this organisation and client."""
 
 
+def payload_cipher(settings: Settings) -> PayloadCipher:
+    """The payload keys of this deployment (settings, key file, field keys: shared/keys.py)."""
+    return PayloadCipher(load_payload_keys(settings))
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic JSON payloads encrypted with the organisation's key (shared/codec.py)."""
+    return encrypted_data_converter(payload_cipher(settings))
+
+
 async def connect(settings: Settings) -> Client:
+    """The Temporal client of every Polku process; a worker built on it encrypts alike."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         interceptors=[TracingInterceptor()],
     )
 

@@ -15,13 +15,17 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from shared.codec import EncryptionCodec
 from shared.contracts.journey import SEARCH_ATTRIBUTES
 from shared.events.publisher import EventPublisher
 from shared.events.streams import ensure_streams
 from shared.settings import Settings
+from shared.telemetry import setup_telemetry
+from workflows import retention
 from workflows.activities import JourneyActivities
 from workflows.client import connect
 from workflows.journey import ClientJourney
+from workflows.retention import RetentionSweep
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +82,16 @@ async def build_worker(
     ``sandboxed``: see SANDBOXED. ``extra_workflows`` run on the same worker (benchmarks).
     ``publisher``: instead of ``EventPublisher(broker)`` (tests inject failures).
     """
+    # The worker converts payloads with the client's data converter: it must encrypt
+    # (shared/codec.py), or journeys would write their inputs and state in plain text.
+    if not isinstance(client.data_converter.payload_codec, EncryptionCodec):
+        raise ValueError("the journey worker needs a client from workflows.client.connect (payload encryption)")
     activities = JourneyActivities(publisher or EventPublisher(broker))
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[ClientJourney, *extra_workflows],
-        activities=[activities.publish_events],
+        workflows=[ClientJourney, RetentionSweep, *extra_workflows],
+        activities=[activities.publish_events, *retention.activities_for(settings)],
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
         # Let in-flight tasks (and their publishes) finish on shutdown.
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -92,8 +100,10 @@ async def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    setup_telemetry(settings, "worker")  # log level and span export, as in the service processes
     client = await connect(settings)
     await check_search_attributes(client, settings.temporal_namespace)
+    await retention.ensure_schedule(client, settings)  # idempotent: the daily retention run
     await ensure_streams(settings.nats_url)
     broker = NatsBroker(settings.nats_url)
     await broker.start()

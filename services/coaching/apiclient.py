@@ -27,9 +27,17 @@ TRANSPORT_STATE = "polku_api_transport"
 class ApiError(Exception):
     """A service answered with an error other than 404, or did not answer (status 503)."""
 
-    def __init__(self, status: int, path: str, code: str | None = None, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        path: str,
+        code: str | None = None,
+        detail: str | None = None,
+        errors: list[JSON] | None = None,
+    ) -> None:
         super().__init__(f"{path}: {status} {code or ''}".strip())
         self.status, self.path, self.code, self.detail = status, path, code, detail
+        self.errors: list[JSON] = errors or []  # a 422's field errors ({"field", "message", "type"})
 
 
 class ApiClient:
@@ -88,6 +96,37 @@ class ApiClient:
         except ValueError as exc:
             raise ApiError(502, path, "invalid_json") from exc
 
+    async def post(self, path: str, body: JSON) -> Any:
+        """POST ``body`` as JSON; the decoded answer, or ``ApiError`` for any error (404 too),
+        carrying the problem's ``code`` and, for a 422, its field ``errors``."""
+        headers = {}
+        traceparent = current_traceparent()
+        if traceparent:
+            headers["traceparent"] = traceparent
+        try:
+            response = await self._http.post(path, json=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise ApiError(503, path, "unreachable", type(exc).__name__) from exc
+        if response.is_error:
+            problem: JSON = {}
+            if response.headers.get("content-type", "").startswith(("application/problem+json", "application/json")):
+                try:
+                    problem = dict(response.json())
+                except (ValueError, TypeError):
+                    problem = {}
+            errors = problem.get("errors")
+            raise ApiError(
+                response.status_code,
+                path,
+                problem.get("code"),
+                problem.get("detail"),
+                errors if isinstance(errors, list) else None,
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(502, path, "invalid_json") from exc
+
     # --- the calls the pages make -----------------------------------------------------
 
     async def caseload(self) -> JSON | None:
@@ -120,6 +159,16 @@ class ApiClient:
                     return list(result[key])
             return []
         return result if result is None else list(result)
+
+    async def move(self, client_id: uuid.UUID, body: JSON) -> JSON:
+        """coaching: a journey move; ``ApiError`` 409 (``code`` says why), 422 or 404."""
+        result: JSON = await self.post(f"/api/v1/journeys/{client_id}/moves", body)
+        return result
+
+    async def milestone(self, client_id: uuid.UUID, body: JSON) -> JSON:
+        """coaching: a journey milestone (with ``confirm_move``, the move it confirms)."""
+        result: JSON = await self.post(f"/api/v1/journeys/{client_id}/milestones", body)
+        return result
 
 
 def api_for(request: Request, account: Account) -> ApiClient:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.coaching import api, final_report, pages, plan_pages, plans, record_pages, records
+from services.coaching import api, codec_server, final_report, pages, plan_pages, plans, record_pages, records
 from services.coaching.models import OutboxEvent
 from shared import auth_api
 from shared.events import docs as event_docs
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             records.router,
             plans.router,
             final_report.router,
+            codec_server.router,
             event_docs.router,
             pages.router,
             record_pages.router,

@@ -15,11 +15,12 @@ import asyncio
 import hashlib
 import hmac
 import inspect
+import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -32,14 +33,42 @@ from jinja2 import Environment
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
-from services.coaching.apiclient import ApiError, api_for
-from shared.auth import CSRF_FIELD, SESSION_COOKIE, Principal, check_csrf
-from shared.contracts.journey import Role
+from services.coaching.apiclient import ApiClient, ApiError, api_for
+from services.coaching.journey_ui import (
+    MOVE_FIELDS,
+    STATUS_FILTERS,
+    CoachChoice,
+    DashQuery,
+    DashRow,
+    apply_state,
+    field_errors,
+    legal_moves,
+    move_body,
+    rejection_msgid,
+    sort_rows,
+    today_utc,
+)
+from shared import sessions
+from shared.auth import (
+    ALL_ROLES,
+    CLIENT_WORKERS,
+    CSRF_FIELD,
+    PUBLIC,
+    SESSION_COOKIE,
+    Principal,
+    check_csrf,
+    page_roles,
+    session_principal,
+)
+from shared.contracts.journey import Phase, Role, Status
 from shared.i18n import LANG_COOKIE, N_, SUPPORTED, TIMEZONE, negotiate, translator
 from shared.identity import Account, LoginLocked
+from shared.platform import User
 from shared.problems import ProblemError, problem_response
 from shared.service import ctx_of
 from shared.ui import NAV, NavItem, template_environment
+from workflows.client import JourneyNotFound, get_state
+from workflows.contracts import JourneyState
 
 UI_DIR = Path(__file__).parent / "ui"
 TEMPLATES = UI_DIR / "templates"
@@ -53,6 +82,7 @@ CASELOAD_ROLES = frozenset({Role.COACH, Role.TEAM_LEAD, Role.ORG_ADMIN})
 NAMED_CLIENT_ROLES = frozenset({Role.COACH, Role.TEAM_LEAD})  # intake gives them names
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,19 +141,13 @@ def _is_api(request: Request) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
-def _session(request: Request) -> Principal | None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    try:
-        return ctx_of(request).tokens.decode(cookie, "session")
-    except ProblemError:
-        return None
+async def _session(request: Request) -> Principal | None:
+    return await session_principal(request)  # None also when a logout has ended it
 
 
 async def page_user(request: Request) -> PageUser:
     """The logged-in user of a page, or ``LoginRequired``."""
-    principal = _session(request)
+    principal = await _session(request)
     if principal is None:
         raise LoginRequired()
     account = await ctx_of(request).identity.account(principal.user_id)
@@ -297,14 +321,14 @@ def _login_page(
 # --------------------------------------------------------------------------- login
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, dependencies=[PUBLIC])
 async def login_form(request: Request, next: str = "/") -> Response:
-    if _session(request) is not None:
+    if await _session(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return _login_page(request, next_path=safe_next(next))
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[PUBLIC])
 async def login(
     request: Request,
     username: Annotated[str, Form()] = "",
@@ -345,25 +369,34 @@ async def login(
     return response
 
 
-@router.post("/logout")
-async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
-    principal = _session(request)
+@router.post("/logout", dependencies=[PUBLIC])  # without a live session: straight to the login page
+async def logout(
+    request: Request, csrf_token: Annotated[str, Form()] = "", everywhere: Annotated[str, Form()] = ""
+) -> Response:
+    """End this session (the token is refused from now on), or with ``everywhere`` every
+    session and token of the user."""
+    principal = await _session(request)
     if principal is None:
         return RedirectResponse("/login", status_code=303)
     check_csrf(principal, csrf_token)
+    platform = ctx_of(request).platform
+    if everywhere:
+        await sessions.revoke_all(platform, principal.user_id)
+    else:
+        await sessions.revoke(platform, principal.user_id, principal.jti, principal.expires)
     response = RedirectResponse("/login", status_code=303)
     _clear_cookie(request, response, SESSION_COOKIE)
     return response
 
 
-@router.post("/language")
+@router.post("/language", dependencies=[PUBLIC])
 async def set_language(
     request: Request,
     lang: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    principal = _session(request)
+    principal = await _session(request)
     if principal is not None:
         check_csrf(principal, csrf_token)
     elif not _login_csrf_ok(request, csrf_token):
@@ -377,18 +410,7 @@ async def set_language(
 
 # --------------------------------------------------------------------------- caseload
 
-
-@dataclass
-class ClientRow:
-    client_id: str
-    name: str | None
-    phase: str
-    status: str
-    colour: str
-    rest_reason: str | None
-    outcome: str | None
-    since: str
-    days: int | None
+ClientRow = DashRow  # the dashboard's row (kept under its old name)
 
 
 @dataclass
@@ -399,11 +421,17 @@ class CoachView:
     fte: float
     capacity: int
     active: int
-    clients: list[ClientRow]
+    clients: list[DashRow]
+    team: str | None = None
+    shown: list[DashRow] | None = None  # the rows after filtering and sorting (None: all)
 
     @property
     def over(self) -> bool:
         return self.active > self.capacity
+
+    @property
+    def rows(self) -> list[DashRow]:
+        return self.clients if self.shown is None else self.shown
 
 
 def _full_name(record: Mapping[str, Any]) -> str:
@@ -411,16 +439,28 @@ def _full_name(record: Mapping[str, Any]) -> str:
 
 
 def caseload_view(
-    report: Mapping[str, Any], names: Mapping[str, str], staff: Mapping[str, str], me: uuid.UUID
+    report: Mapping[str, Any],
+    names: Mapping[str, str],
+    staff: Mapping[str, str],
+    me: uuid.UUID,
+    *,
+    coaches: set[str] | None = None,
+    teams: Mapping[str, str] | None = None,
 ) -> list[CoachView]:
-    """The dashboard's coaches and client rows from the caseload report and the registry."""
-    coaches: list[CoachView] = []
+    """The dashboard's coaches and client rows from the caseload report and the registry.
+
+    ``coaches`` limits the view to those coach ids (a team lead's team); ``teams`` maps a
+    coach id to their team's name."""
+    views: list[CoachView] = []
     for coach in report.get("coaches", []):
         coach_id = str(coach.get("coach_id"))
+        if coaches is not None and coach_id not in coaches:
+            continue
         rows = [
-            ClientRow(
+            DashRow(
                 client_id=str(c["client_id"]),
                 name=names.get(str(c["client_id"])),
+                coach_id=coach_id,
                 phase=str(c.get("phase", "")),
                 status=str(c.get("status", "")),
                 colour=chip_colour(c.get("status"), c.get("rest_reason"), c.get("outcome")),
@@ -432,7 +472,7 @@ def caseload_view(
             for c in coach.get("clients", [])
         ]
         rows.sort(key=lambda r: ((r.name or "\uffff").casefold(), r.client_id))
-        coaches.append(
+        views.append(
             CoachView(
                 coach_id=coach_id,
                 name=staff.get(coach_id) or coach.get("username") or coach_id,
@@ -441,15 +481,19 @@ def caseload_view(
                 capacity=int(coach.get("capacity", round(20 * float(coach.get("fte", 1.0))))),
                 active=int(coach.get("active_clients", 0)),
                 clients=rows,
+                team=(teams or {}).get(coach_id),
             )
         )
-    coaches.sort(key=lambda c: (not c.is_me, c.name.casefold()))
-    return coaches
+    views.sort(key=lambda c: (not c.is_me, c.team is None, (c.team or "").casefold(), c.name.casefold()))
+    return views
+
+
+async def _staff(request: Request, organisation_id: uuid.UUID) -> list[User]:
+    return await ctx_of(request).identity.users(organisation_id)
 
 
 async def _staff_names(request: Request, organisation_id: uuid.UUID) -> dict[str, str]:
-    users = await ctx_of(request).identity.users(organisation_id)
-    return {str(u.id): u.display_name or u.username for u in users}
+    return {str(u.id): u.display_name or u.username for u in await _staff(request, organisation_id)}
 
 
 async def _with_api_errors(request: Request, user: PageUser, build: Callable[[], Awaitable[Response]]) -> Response:
@@ -470,66 +514,327 @@ async def _with_api_errors(request: Request, user: PageUser, build: Callable[[],
         )
 
 
-@router.get("/", response_class=HTMLResponse)
+async def _journey_states(request: Request, user: PageUser, client_ids: list[str]) -> dict[str, JourneyState]:
+    """The workflow's state of each client's journey, read together (one audit record each).
+
+    The journey is this service's own data, so the dashboard asks Temporal directly instead
+    of going through its own API once per client. A journey that does not answer is left
+    out (its row keeps the report's phase and status)."""
+    if not client_ids:
+        return {}
+    ctx = ctx_of(request)
+    temporal = await ctx.temporal()
+    org = user.account.organisation_id
+
+    async def one(client_id: str) -> JourneyState | None:
+        try:
+            return await get_state(temporal, org, uuid.UUID(client_id))
+        except JourneyNotFound:
+            return None
+        except Exception:  # noqa: BLE001 - one journey not answering must not hide the rest
+            log.warning("journey state not read for the dashboard")
+            return None
+
+    states = await asyncio.gather(*(one(c) for c in client_ids))
+    found = {c: s for c, s in zip(client_ids, states, strict=True) if s is not None}
+    await ctx.audit_many(user.principal, "journey.read", [uuid.UUID(c) for c in found])
+    return found
+
+
+def _visible_coaches(user: PageUser, staff: list[User]) -> set[str] | None:
+    """Whose caseloads the user sees: a coach their own, a team lead their team (the whole
+    organisation when they lead no team), an organisation admin everyone (None)."""
+    if user.role == Role.COACH:
+        return {str(user.id)}
+    if user.role == Role.TEAM_LEAD and user.account.team_id is not None:
+        return {str(u.id) for u in staff if u.team_id == user.account.team_id} | {str(user.id)}
+    return None
+
+
+@router.get("/", response_class=HTMLResponse, dependencies=[Depends(page_roles(*ALL_ROLES))])
 async def dashboard(request: Request, user: CurrentUser) -> Response:
+    query = DashQuery.parse(request.query_params)
+
     async def build() -> Response:
         if user.role not in CASELOAD_ROLES:
-            return render(request, "dashboard.html", user=user, coaches=None, data_as_of=None)
+            return render(request, "dashboard.html", user=user, coaches=None, data_as_of=None, query=query)
+        ctx = ctx_of(request)
+        staff, teams = await asyncio.gather(
+            _staff(request, user.account.organisation_id), ctx.identity.teams(user.account.organisation_id)
+        )
+        team_names = {t.id: t.name for t in teams}
+        visible = _visible_coaches(user, staff)
+        show_clients = user.role in NAMED_CLIENT_ROLES
+        registry: list[dict[str, Any]] = []
         async with api_for(request, user.account) as api:
-            if user.role in NAMED_CLIENT_ROLES:
-                coach_filter = user.id if user.role == Role.COACH else None
-                report, registry = await asyncio.gather(api.caseload(), api.clients(coach_filter))
+            if not show_clients:
+                report = await api.caseload()
+            elif visible is None:
+                report, registry = await asyncio.gather(api.caseload(), api.clients(None))
             else:
-                report, registry = await api.caseload(), []
-        names = {str(r["client_id"]): _full_name(r) for r in registry}
-        staff = await _staff_names(request, user.account.organisation_id)
+                report, parts = await asyncio.gather(
+                    api.caseload(), asyncio.gather(*(api.clients(uuid.UUID(c)) for c in sorted(visible)))
+                )
+                registry = [r for part in parts for r in part]
         report = report or {}
+        names = {str(r["client_id"]): _full_name(r) for r in registry}
+        coaches = caseload_view(
+            report,
+            names,
+            {str(u.id): u.display_name or u.username for u in staff},
+            user.id,
+            coaches=visible,
+            teams={str(u.id): team_names[u.team_id] for u in staff if u.team_id in team_names},
+        )
+        if show_clients:
+            await _fill_rows(request, user, coaches, registry, query)
         return render(
             request,
             "dashboard.html",
             user=user,
-            coaches=caseload_view(report, names, staff, user.id),
+            coaches=coaches,
             data_as_of=report.get("data_as_of"),
             per_fte=report.get("caseload_per_fte", 20),
-            show_clients=user.role in NAMED_CLIENT_ROLES,
+            show_clients=show_clients,
+            query=query,
+            team_name=team_names.get(user.account.team_id) if user.account.team_id else None,
+            grouped=user.role != Role.COACH,
+            phases=list(Phase),
+            status_filters=STATUS_FILTERS,
         )
 
     return await _with_api_errors(request, user, build)
+
+
+async def _fill_rows(
+    request: Request, user: PageUser, coaches: list[CoachView], registry: Sequence[Mapping[str, Any]], query: DashQuery
+) -> None:
+    """Bring each row up to date from the workflow (last contact, reminders), add closed
+    clients when asked for, then filter and sort every coach's rows."""
+    by_coach = {c.coach_id: c for c in coaches}
+    if query.status == "CLOSED":
+        # The report holds open journeys only: closed ones come from the registry.
+        listed = {r.client_id for c in coaches for r in c.clients}
+        for record in registry:
+            coach = by_coach.get(str(record.get("coach_id")))
+            if coach is None or str(record["client_id"]) in listed:
+                continue
+            coach.clients.append(
+                DashRow(
+                    client_id=str(record["client_id"]),
+                    name=_full_name(record),
+                    coach_id=coach.coach_id,
+                    phase="",
+                    status="",
+                    colour="grey",
+                    rest_reason=None,
+                    outcome=None,
+                    since="",
+                    days=None,
+                )
+            )
+    wanted = [r for c in coaches for r in c.clients if query.status == "CLOSED" or r.status != Status.CLOSED.value]
+    states = await _journey_states(request, user, [r.client_id for r in wanted])
+    now = datetime.now(UTC)
+    for row in wanted:
+        state = states.get(row.client_id)
+        if state is not None:
+            apply_state(row, state, now, days_since)
+            row.colour = chip_colour(row.status, row.rest_reason, row.outcome)
+    for coach in coaches:
+        open_rows = [r for r in coach.clients if r.status != Status.CLOSED.value]
+        if open_rows and all(r.state_known for r in open_rows):
+            coach.active = sum(1 for r in open_rows if r.status == Status.ACTIVE.value)  # fresher than the report
+        coach.shown = sort_rows([r for r in coach.clients if query.keeps(r)], query)
 
 
 # --------------------------------------------------------------------------- client
 
+RECORD_PAGES: tuple[tuple[str, str], ...] = (
+    ("meetings", N_("Meeting log")),
+    ("profile", N_("Profile and work history")),
+    ("team", N_("People around the client")),
+    ("plans", N_("Job search and disclosure plans")),
+    ("assessments", N_("Self-assessments and feedback")),
+    ("final-report", N_("Closing report")),
+)
 
-@router.get("/clients/{client_id}", response_class=HTMLResponse)
-async def client_page(client_id: str, request: Request, user: CurrentUser) -> Response:
+
+def _parse_client_id(client_id: str) -> uuid.UUID | None:
     try:
-        cid = uuid.UUID(client_id)
+        return uuid.UUID(client_id)
     except ValueError:
+        return None
+
+
+async def _coach_choices(request: Request, user: PageUser) -> list[CoachChoice]:
+    staff = await _staff(request, user.account.organisation_id)
+    return [CoachChoice(str(u.id), u.display_name or u.username) for u in staff if u.role == Role.COACH.value]
+
+
+async def _client_context(
+    request: Request, user: PageUser, api: ApiClient, cid: uuid.UUID, *, need_client: bool = True
+) -> dict[str, Any] | None:
+    """Everything the client page and its journey fragment show; None if no such client."""
+    client: Mapping[str, Any] | None = None
+    if need_client:
+        client = await api.client(cid)
+        if client is None or str(client.get("organisation_id")) != str(user.account.organisation_id):
+            return None
+    journey, timeline = await asyncio.gather(api.journey(cid), api.timeline(cid))
+    if not need_client and journey is None:
+        return None
+    staff, coaches = await asyncio.gather(
+        _staff_names(request, user.account.organisation_id), _coach_choices(request, user)
+    )
+    state = JourneyState.model_validate(journey) if journey else None
+    options = legal_moves(state, user.id, user.role, coaches) if state else None
+    coach_id = str((journey or client or {}).get("coach_id"))
+    return {
+        "client": client,
+        "client_id": str(cid),
+        "name": _full_name(client) if client else "",
+        "journey": journey,
+        "colour": chip_colour(
+            (journey or {}).get("status"), (journey or {}).get("rest_reason"), (journey or {}).get("outcome")
+        ),
+        "coach_name": staff.get(coach_id, ""),
+        "timeline": list(reversed(timeline or [])),  # newest first
+        "staff": staff,
+        "moves": options,
+        "today": today_utc().isoformat(),
+        "record_pages": RECORD_PAGES,
+    }
+
+
+@router.get("/clients/{client_id}", response_class=HTMLResponse, dependencies=[Depends(page_roles(*CLIENT_WORKERS))])
+async def client_page(client_id: str, request: Request, user: CurrentUser) -> Response:
+    cid = _parse_client_id(client_id)
+    if cid is None:
         return not_found_page(request, user)
 
     async def build() -> Response:
         async with api_for(request, user.account) as api:
-            client = await api.client(cid)
-            if client is None or str(client.get("organisation_id")) != str(user.account.organisation_id):
-                return not_found_page(request, user)
-            journey, timeline = await asyncio.gather(api.journey(cid), api.timeline(cid))
-        staff = await _staff_names(request, user.account.organisation_id)
-        return render(
-            request,
-            "client.html",
-            user=user,
-            client=client,
-            name=_full_name(client),
-            journey=journey,
-            colour=chip_colour(
-                (journey or {}).get("status"), (journey or {}).get("rest_reason"), (journey or {}).get("outcome")
-            ),
-            coach_name=staff.get(str((journey or client).get("coach_id")), ""),
-            timeline=list(reversed(timeline or [])),  # newest first
-            staff=staff,
-        )
+            context = await _client_context(request, user, api, cid)
+        if context is None:
+            return not_found_page(request, user)
+        done = request.query_params.get("done", "")
+        return render(request, "client.html", user=user, done=done if done in DONE_CODES else "", **context)
 
     return await _with_api_errors(request, user, build)
+
+
+DONE_CODES = frozenset({*MOVE_FIELDS, "job_started"})
+
+
+async def _journey_answer(
+    request: Request,
+    user: PageUser,
+    cid: uuid.UUID,
+    submit: Callable[[ApiClient], Awaitable[Any]],
+    *,
+    done: str,
+    form: Mapping[str, str],
+) -> Response:
+    """Send a move or milestone and answer: htmx gets the journey fragment (updated, or
+    with the refusal in place), a plain form post a redirect back or the page with the error."""
+    htmx = request.headers.get("hx-request") == "true"
+    error: str | None = None
+    errors: dict[str, str] = {}
+    status = 200
+
+    async def build() -> Response:
+        nonlocal error, errors, status
+        async with api_for(request, user.account) as api:
+            try:
+                await submit(api)
+            except ApiError as exc:
+                if exc.status == 404:
+                    return not_found_page(request, user)
+                if exc.status == 409:
+                    error, status = rejection_msgid(exc.code), 409
+                elif exc.status == 422:
+                    errors, status = field_errors(exc.errors), 422
+                    error = N_("Some fields need checking.")
+                elif exc.status == 403:
+                    error, status = N_("Your role cannot change a journey."), 403
+                else:
+                    raise
+            if status == 200 and not htmx:
+                return RedirectResponse(f"/clients/{cid}?done={done}#journey-live", status_code=303)
+            context = await _client_context(request, user, api, cid, need_client=not htmx)
+        if context is None:
+            return not_found_page(request, user)
+        context.update(error=error, field_errors=errors, failed=form.get("action") or form.get("kind"), submitted=form)
+        context["done"] = done if status == 200 else ""
+        template = "journey/_live.html" if htmx else "client.html"
+        return render(request, template, user=user, status=status, **context)
+
+    return await _with_api_errors(request, user, build)
+
+
+async def _form(request: Request, user: PageUser) -> dict[str, str]:
+    data = await request.form()
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    check_csrf(user.principal, form.get(CSRF_FIELD))
+    return form
+
+
+@router.post(
+    "/clients/{client_id}/moves",
+    response_class=HTMLResponse,
+    dependencies=[Depends(page_roles(Role.COACH, Role.TEAM_LEAD))],
+)
+async def client_move(client_id: str, request: Request, user: CurrentUser) -> Response:
+    """A journey move from the client page's forms (htmx, or a plain post without JS)."""
+    cid = _parse_client_id(client_id)
+    if cid is None:
+        return not_found_page(request, user)
+    form = await _form(request, user)
+    body = move_body(form)
+    if body is None:
+        return error_page(request, 400, N_("Bad request"), N_("The request could not be understood."), user=user)
+    return await _journey_answer(
+        request, user, cid, lambda api: api.move(cid, dict(body)), done=body["action"], form=form
+    )
+
+
+def _occurred_at(day: str) -> datetime | str:
+    """A date from the form as the time it happened: now for today, noon (Finnish time) for
+    another day; the string back unchanged when it is not a date (the API refuses it)."""
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        return day
+    now = _now()
+    if when == now.date():
+        return now
+    return datetime.combine(when, time(12), tzinfo=get_timezone(TIMEZONE))  # a future day: the API refuses it
+
+
+@router.post(
+    "/clients/{client_id}/milestones",
+    response_class=HTMLResponse,
+    dependencies=[Depends(page_roles(*CLIENT_WORKERS))],
+)
+async def client_milestone(client_id: str, request: Request, user: CurrentUser) -> Response:
+    """A job start recorded on the client page, with the move to agreeing with the employer
+    when the coach confirms it."""
+    cid = _parse_client_id(client_id)
+    if cid is None:
+        return not_found_page(request, user)
+    form = await _form(request, user)
+    if form.get("kind") != "job_started":
+        return error_page(request, 400, N_("Bad request"), N_("The request could not be understood."), user=user)
+    occurred = _occurred_at(form.get("occurred_at", "").strip())
+    body: dict[str, Any] = {
+        "kind": "job_started",
+        "occurred_at": occurred.isoformat() if isinstance(occurred, datetime) else occurred,
+        "confirm_move": form.get("confirm_move") == "yes",
+    }
+    return await _journey_answer(
+        request, user, cid, lambda api: api.milestone(cid, body), done="job_started", form=form
+    )
 
 
 # --------------------------------------------------------------------------- install

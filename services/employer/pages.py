@@ -39,7 +39,7 @@ from services.employer.models import (
     PlacementCreate,
     PlacementEnd,
 )
-from shared.auth import CSRF_FIELD
+from shared.auth import CSRF_FIELD, declare_roles
 from shared.contracts.employer import (
     WEEKLY_FACE_TO_FACE_TARGET,
     ContactChannel,
@@ -108,6 +108,10 @@ async def writer(user: web.CurrentUser) -> PageUser:
     if user.role not in WRITERS:
         raise ProblemError(403, "Forbidden", "Your role does not give access to this page.", code="forbidden")
     return user
+
+
+declare_roles(reader, READERS)  # what the route-table walk reads
+declare_roles(writer, WRITERS)
 
 
 async def _form(request: Request, user: PageUser) -> FormData:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from services.intake import actions, store
 from services.intake.models import (
@@ -119,6 +120,41 @@ async def register_client(body: ClientCreate, principal: Intaker, request: Reque
 )
 async def search_clients(body: ClientSearch, principal: Intaker, request: Request) -> list[ClientRecord]:
     return await actions.search(ctx_of(request), principal, body.query, body.purpose)
+
+
+class ClientLookupHit(BaseModel):
+    client_id: uuid.UUID
+
+
+@router.post(
+    "/clients/lookup",
+    response_model=list[ClientLookupHit],
+    summary="The auditor's lookup: client ids by identity code only; the purpose is audited",
+    responses={422: {"description": "Not a valid identity code, or no purpose"}},
+)
+async def lookup_clients(
+    body: ClientSearch, principal: Annotated[Principal, Depends(requires(Role.AUDITOR))], request: Request
+) -> list[ClientLookupHit]:
+    from services.intake import hetu
+
+    ctx = ctx_of(request)
+    try:
+        index = store.hetu_index(ctx.keys, principal.organisation_id, hetu.parse(body.query).code)
+    except hetu.HetuError:
+        raise ProblemError(
+            422,
+            "Unprocessable Content",
+            "The request has invalid fields.",
+            code="validation_failed",
+            extra={"errors": [{"field": "query", "message": "Not a valid identity code.", "type": "hetu"}]},
+        ) from None
+    async with ctx.database.session(organisation_id=principal.organisation_id) as session:
+        found = await store.search_clients(session, [], index)
+    ids = [c.id for c in found]
+    await ctx.audit_many(
+        principal, "audit.client.lookup", ids or [None], purpose=body.purpose, outcome="ok" if ids else "not_found"
+    )
+    return [ClientLookupHit(client_id=i) for i in ids]
 
 
 @router.get(

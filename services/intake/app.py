@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.intake import consumers, pages
+from services.intake import consumers, pages, retention_api
 from services.intake.api import router
 from services.intake.models import OutboxEvent
 from shared.service import ServiceContext, build_service_app, check_temporal
@@ -18,7 +18,7 @@ async def _start(ctx: ServiceContext) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     return build_service_app(
         "intake",
-        [router, pages.router],
+        [router, retention_api.router, pages.router],
         settings=settings,
         on_start=[_start],
         subscribers=[consumers.register],

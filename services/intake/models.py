@@ -80,6 +80,8 @@ class Client(TenantScoped, IntakeBase):
     journey_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     registered_by: Mapped[uuid.UUID] = mapped_column(UUIDStr)
+    # Set when retention erased the personal fields (services.intake.retention).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ConsentEntry(TenantScoped, IntakeBase):

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,7 @@ from services.intake.models import (
     ReferralCreate,
     ReferralDecline,
 )
+from shared.auth import page_roles
 from shared.contracts.intake import (
     ConsentScope,
     InformationParty,
@@ -45,6 +46,9 @@ from shared.ui.web import CurrentUser, PageUser
 TEMPLATES = Path(__file__).parent / "ui" / "templates"
 INTAKE_ROLES = frozenset({Role.COACH, Role.TEAM_LEAD})
 LEAD_ROLES = frozenset({Role.TEAM_LEAD, Role.ORG_ADMIN})
+# The pages' declarations for the route-table walk (each page checks the role again).
+INTAKE_PAGE = [Depends(page_roles(*INTAKE_ROLES))]
+LEAD_PAGE = [Depends(page_roles(*LEAD_ROLES))]
 CLIENT_FIELDS = (
     "first_name",
     "last_name",
@@ -212,7 +216,7 @@ def _registration_outcome(request: Request, exc: Exception) -> tuple[dict[str, s
 # --------------------------------------------------------------------------- referrals
 
 
-@router.get("/referrals", response_class=HTMLResponse)
+@router.get("/referrals", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def referral_list(request: Request, user: CurrentUser, show: str = "open") -> Response:
     async def build() -> Response:
         status = None if show == "all" else ReferralStatus.RECEIVED
@@ -222,7 +226,7 @@ async def referral_list(request: Request, user: CurrentUser, show: str = "open")
     return await _guarded(request, user, INTAKE_ROLES, build)
 
 
-@router.get("/referrals/new", response_class=HTMLResponse)
+@router.get("/referrals/new", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def referral_new(request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         return _render(request, "referral_new.html", user, values={"referred_on": date.today().isoformat()}, errors={})
@@ -230,7 +234,7 @@ async def referral_new(request: Request, user: CurrentUser) -> Response:
     return await _guarded(request, user, INTAKE_ROLES, build)
 
 
-@router.post("/referrals/new", response_class=HTMLResponse)
+@router.post("/referrals/new", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def referral_create(request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         form = await _form(request, user)
@@ -293,7 +297,7 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-@router.get("/referrals/{referral_id}", response_class=HTMLResponse)
+@router.get("/referrals/{referral_id}", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def referral_detail(referral_id: str, request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         rid = _uuid(referral_id)
@@ -304,7 +308,7 @@ async def referral_detail(referral_id: str, request: Request, user: CurrentUser)
     return await _guarded(request, user, INTAKE_ROLES, build)
 
 
-@router.post("/referrals/{referral_id}/accept", response_class=HTMLResponse)
+@router.post("/referrals/{referral_id}/accept", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def referral_accept(referral_id: str, request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         rid = _uuid(referral_id)
@@ -338,7 +342,7 @@ async def referral_accept(referral_id: str, request: Request, user: CurrentUser)
     return await _guarded(request, user, INTAKE_ROLES, build)
 
 
-@router.post("/referrals/{referral_id}/decline", response_class=HTMLResponse)
+@router.post("/referrals/{referral_id}/decline", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def referral_decline(referral_id: str, request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         rid = _uuid(referral_id)
@@ -374,7 +378,7 @@ async def referral_decline(referral_id: str, request: Request, user: CurrentUser
 # --------------------------------------------------------------------------- self-referral
 
 
-@router.get("/register", response_class=HTMLResponse)
+@router.get("/register", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def register_form(request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         values = {"preferred_language": "fi", "coach_id": str(user.id) if user.role == Role.COACH else ""}
@@ -384,7 +388,7 @@ async def register_form(request: Request, user: CurrentUser) -> Response:
     return await _guarded(request, user, INTAKE_ROLES, build)
 
 
-@router.post("/register", response_class=HTMLResponse)
+@router.post("/register", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def register(request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         form = await _form(request, user)
@@ -451,7 +455,7 @@ async def _details_page(
     )
 
 
-@router.get("/clients/{client_id}/details", response_class=HTMLResponse)
+@router.get("/clients/{client_id}/details", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def client_details(client_id: str, request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         cid = _uuid(client_id)
@@ -462,7 +466,7 @@ async def client_details(client_id: str, request: Request, user: CurrentUser) ->
     return await _guarded(request, user, INTAKE_ROLES, build)
 
 
-@router.post("/clients/{client_id}/details", response_class=HTMLResponse)
+@router.post("/clients/{client_id}/details", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def consent_change(client_id: str, request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         cid = _uuid(client_id)
@@ -535,7 +539,7 @@ async def _quick_help_page(
     )
 
 
-@router.get("/quick-help", response_class=HTMLResponse)
+@router.get("/quick-help", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def quick_help_form(request: Request, user: CurrentUser, saved: int = 0) -> Response:
     async def build() -> Response:
         return await _quick_help_page(request, user, saved=bool(saved))
@@ -543,7 +547,7 @@ async def quick_help_form(request: Request, user: CurrentUser, saved: int = 0) -
     return await _guarded(request, user, INTAKE_ROLES, build)
 
 
-@router.post("/quick-help", response_class=HTMLResponse)
+@router.post("/quick-help", response_class=HTMLResponse, dependencies=INTAKE_PAGE)
 async def quick_help(request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         form = await _form(request, user)
@@ -568,7 +572,7 @@ async def quick_help(request: Request, user: CurrentUser) -> Response:
 # --------------------------------------------------------------------------- oversight
 
 
-@router.get("/intake/oversight", response_class=HTMLResponse)
+@router.get("/intake/oversight", response_class=HTMLResponse, dependencies=LEAD_PAGE)
 async def oversight(request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         ctx = ctx_of(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.reporting import consumers, pages
+from services.reporting import audit_api, audit_pages, consumers, pages
 from services.reporting.api import router
 from shared.db import Database
 from shared.service import ServiceContext, build_service_app
@@ -25,7 +25,7 @@ async def _start(ctx: ServiceContext) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     return build_service_app(
         "reporting",
-        [router, pages.router],
+        [router, pages.router, audit_api.router, audit_pages.router],
         settings=settings,
         on_start=[_start],
         setup=pages.install,

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from babel.numbers import format_decimal
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 from markupsafe import Markup
@@ -42,7 +42,7 @@ from services.reporting.metrics import (
 )
 from services.reporting.models import ReviewIn, ReviewItemIn
 from services.reporting.tables import Tables, tables_of
-from shared.auth import CSRF_FIELD
+from shared.auth import CSRF_FIELD, page_roles
 from shared.contracts.journey import Role
 from shared.db import utcnow
 from shared.i18n import N_, format_day, format_when, label, negotiate, translator
@@ -336,12 +336,19 @@ async def _report_page(
 
 
 def _page_route(page: ReportPage) -> None:
-    @router.get(f"/reports/{page.name}", response_class=HTMLResponse, name=f"page_{page.name.replace('/', '_')}")
+    @router.get(
+        f"/reports/{page.name}",
+        response_class=HTMLResponse,
+        name=f"page_{page.name.replace('/', '_')}",
+        dependencies=[Depends(page_roles(*page.roles))],
+    )
     async def show(request: Request, user: web.CurrentUser) -> Response:
         return await _report_page(request, user, page)
 
 
-@router.get("/reports", response_class=HTMLResponse)
+@router.get(
+    "/reports", response_class=HTMLResponse, dependencies=[Depends(page_roles(*{r for p in PAGES for r in p.roles}))]
+)
 async def index(request: Request, user: web.CurrentUser) -> Response:
     ctx = ctx_of(request)
     available = [p for p in PAGES if user.role in p.roles]
@@ -366,7 +373,11 @@ async def index(request: Request, user: web.CurrentUser) -> Response:
 # The fidelity pages come before the generic ones: their paths are more specific.
 
 
-@router.get("/reports/fidelity/items/{item}", response_class=HTMLResponse)
+@router.get(
+    "/reports/fidelity/items/{item}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(page_roles(*api.EVIDENCE_ROLES))],
+)
 async def evidence_page(item: str, request: Request, user: web.CurrentUser) -> Response:
     if item not in ITEM_BY_KEY or not ITEM_BY_KEY[item].automatic:
         return web.error_page(
@@ -398,7 +409,11 @@ def _paging_query(request: Request) -> str:
     return urlencode({k: v for k, v in request.query_params.items() if k != "offset" and v})
 
 
-@router.get("/reports/fidelity/reviews/{review_id}", response_class=HTMLResponse)
+@router.get(
+    "/reports/fidelity/reviews/{review_id}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(page_roles(*api.ORG_ROLES))],
+)
 async def review_page(review_id: str, request: Request, user: web.CurrentUser) -> Response:
     if user.role not in api.ORG_ROLES:
         return web.forbidden_page(request, env_for, user)
@@ -461,7 +476,9 @@ async def _review_form(
     )
 
 
-@router.get("/reports/fidelity/review", response_class=HTMLResponse)
+@router.get(
+    "/reports/fidelity/review", response_class=HTMLResponse, dependencies=[Depends(page_roles(*api.REVIEW_ROLES))]
+)
 async def review_form(request: Request, user: web.CurrentUser) -> Response:
     if user.role not in api.REVIEW_ROLES:
         return web.forbidden_page(request, env_for, user)
@@ -469,7 +486,9 @@ async def review_form(request: Request, user: web.CurrentUser) -> Response:
     return await _review_form(request, user, period, error=error)
 
 
-@router.post("/reports/fidelity/review", response_class=HTMLResponse)
+@router.post(
+    "/reports/fidelity/review", response_class=HTMLResponse, dependencies=[Depends(page_roles(*api.REVIEW_ROLES))]
+)
 async def review_submit(request: Request, user: web.CurrentUser) -> Response:
     if user.role not in api.REVIEW_ROLES:
         return web.forbidden_page(request, env_for, user)

@@ -35,7 +35,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Boolean, Date, Table, delete, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting.inputs import AssessmentRecorded, FeedbackRecorded
 from services.reporting.metrics import days_between, local_day, month_key
 from services.reporting.models import (
     Assessment,
@@ -54,7 +53,9 @@ from services.reporting.models import (
     Watermark,
 )
 from shared.contracts.events import (
+    AssessmentRecorded,
     EmployerContactRecorded,
+    FeedbackRecorded,
     JourneyEvent,
     JourneyMoved,
     JourneyStarted,

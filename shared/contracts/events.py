@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.contracts.employer import (
     CoachSupport,
@@ -246,6 +246,45 @@ class PlacementEnded(Event):
     competitive: bool
 
 
+class AssessmentRecorded(Event):
+    """A client's self-assessment at the start or the end of coaching, one instrument per
+    event: work ability (työkykyarvio, 0-10) or sense of self-efficacy (pystyvyyden tunne,
+    the General Self-Efficacy Scale: 10 items 1-4, sum 10-40). Scores only, no free text."""
+
+    area: ClassVar[str] = "coaching"
+    type: Literal["assessment.recorded"] = "assessment.recorded"
+    client_id: uuid.UUID
+    coach_id: uuid.UUID
+    instrument: Literal["work_ability", "self_efficacy"]
+    timing: Literal["start", "end"]
+    score: float
+    scale_min: float
+    scale_max: float
+    assessed_on: date
+
+    @model_validator(mode="after")
+    def _within_scale(self) -> AssessmentRecorded:
+        if not self.scale_min < self.scale_max or not self.scale_min <= self.score <= self.scale_max:
+            raise ValueError("score must lie on its scale")
+        return self
+
+
+class FeedbackRecorded(Event):
+    """One answered client feedback survey: answers 1-5 by question code. Anonymous
+    answers carry no client id; the free-text comment stays in the coaching service."""
+
+    area: ClassVar[str] = "coaching"
+    type: Literal["feedback.recorded"] = "feedback.recorded"
+    response_id: uuid.UUID
+    survey: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")] = "client_feedback"
+    client_id: uuid.UUID | None = None
+    answered_on: date
+    answers: dict[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")],
+        Annotated[int, Field(ge=1, le=5)],
+    ]
+
+
 AnyJourneyEvent = Annotated[
     JourneyStarted | JourneyMoved | MilestoneRecorded | ReminderDue,
     Field(discriminator="type"),
@@ -271,7 +310,9 @@ AnyEvent = Annotated[
     | EmployerContactRecorded
     | OpeningCreated
     | PlacementStarted
-    | PlacementEnded,
+    | PlacementEnded
+    | AssessmentRecorded
+    | FeedbackRecorded,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

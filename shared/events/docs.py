@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 
+from shared.auth import PUBLIC
 from shared.contracts import events as ev
 from shared.events.streams import STREAM_BY_AREA
 
@@ -53,7 +54,7 @@ def specification(nats_url: str = "nats://127.0.0.1:4222") -> dict[str, Any]:
     return jsonable
 
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], dependencies=[PUBLIC])  # documentation only
 
 
 @router.get("/asyncapi.json", summary="AsyncAPI 3 document of every domain event")

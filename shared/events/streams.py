@@ -35,6 +35,7 @@ STREAMS: tuple[StreamSpec, ...] = (
             "polku.*.placement.>",
         ),
     ),
+    StreamSpec("POLKU_COACHING", "coaching", ("polku.*.assessment.>", "polku.*.feedback.>")),
 )
 STREAM_BY_AREA: dict[str, StreamSpec] = {s.area: s for s in STREAMS}
 

@@ -47,6 +47,7 @@ NAV: list[NavItem] = [
     NavItem("/placements", N_("Placements"), _EMPLOYER),
     # services/reporting: every role has reports (region analysts only the region's)
     NavItem("/reports", N_("Reports"), frozenset(Role)),
+    NavItem("/audit", N_("Audit"), frozenset({Role.AUDITOR})),
 ]
 
 

@@ -22,7 +22,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.auth import CSRF_FIELD, SESSION_COOKIE, Principal
+from shared import auth
+from shared.auth import CSRF_FIELD, Principal
 from shared.contracts.journey import Role
 from shared.i18n import N_, negotiate, translator
 from shared.identity import Account
@@ -59,18 +60,13 @@ class PageUser:
         return self.principal.csrf or ""
 
 
-def session_principal(request: Request) -> Principal | None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    try:
-        return ctx_of(request).tokens.decode(cookie, "session")
-    except ProblemError:
-        return None
+async def session_principal(request: Request) -> Principal | None:
+    """The session of the cookie; None when missing, expired, invalid or ended by a logout."""
+    return await auth.session_principal(request)
 
 
 async def page_user(request: Request) -> PageUser:
-    principal = session_principal(request)
+    principal = await session_principal(request)
     if principal is None:
         raise LoginRequired()
     account = await ctx_of(request).identity.account(principal.user_id)

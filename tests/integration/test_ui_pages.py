@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from datetime import date, timedelta
 from typing import TypeVar
 
 import httpx
@@ -259,3 +260,170 @@ def test_accept_language_picks_swedish_before_login(live: Live) -> None:
         r = http.post("/language", data={"lang": "en", "csrf_token": _csrf(page.text), "next": "/login?next=/x"})
         assert r.status_code == 303 and r.headers["location"] == "/login?next=/x"
         assert "Log in" in http.get("/login").text
+
+
+# --------------------------------------------------------------------------- journey moves
+
+
+def _journey_client(live: Live, org: Org) -> str:
+    suffix = "".join(chr(ord("a") + int(d, 16) % 26) for d in uuid.uuid4().hex[:8])
+    return str(live.register_client(org, "Eino", f"Siirto-{suffix.capitalize()}")["client_id"])
+
+
+def _move(session: httpx.Client, client_id: str, htmx: bool = True, **fields: str) -> httpx.Response:
+    token = _csrf(session.get(f"/clients/{client_id}").text)
+    headers = {"HX-Request": "true"} if htmx else {}
+    return session.post(f"/clients/{client_id}/moves", data={"csrf_token": token, **fields}, headers=headers)
+
+
+def _phase(live: Live, org: Org, client_id: str) -> tuple[str, str]:
+    with live.http(live.username(org, Role.COACH)) as http:
+        body = http.get(f"/api/v1/journeys/{client_id}").json()
+        return body["phase"], body["status"]
+
+
+def test_client_page_offers_only_the_legal_moves(live: Live, org: Org, coach: httpx.Client) -> None:
+    client_id = _journey_client(live, org)
+    page = coach.get(f"/clients/{client_id}").text
+    for move in ("advance", "rest", "close"):
+        assert f'data-move="{move}"' in page, move
+    for move in ("resume", "reopen", "step_back", "job_started"):
+        assert f'data-move="{move}"' not in page, move
+    assert f'hx-post="/clients/{client_id}/moves"' in page
+    assert f'href="/clients/{client_id}/meetings"' in page and f'href="/clients/{client_id}/final-report"' in page
+
+
+def test_an_htmx_move_answers_the_updated_fragment(live: Live, org: Org, coach: httpx.Client) -> None:
+    client_id = _journey_client(live, org)
+    r = _move(coach, client_id, action="advance")
+    assert r.status_code == 200, r.text
+    assert "<html" not in r.text and r.text.lstrip().startswith('<div id="journey-live"')
+    assert 'aria-current="step">Ammatillinen profilointi' in r.text  # the new phase
+    assert "Siirretty seuraavaan vaiheeseen" in r.text  # the timeline's new entry
+    assert 'data-move="step_back"' not in r.text  # no step back from PROFILING
+    assert _phase(live, org, client_id) == ("PROFILING", "ACTIVE")
+
+
+def test_a_refused_move_shows_the_reason_in_place_and_changes_nothing(
+    live: Live, org: Org, coach: httpx.Client
+) -> None:
+    client_id = _journey_client(live, org)
+    r = _move(coach, client_id, action="resume")
+    assert r.status_code == 409
+    assert "<html" not in r.text and 'role="alert"' in r.text
+    assert "Asiakkuus ei ole lepäämässä, joten sitä ei voi jatkaa." in r.text
+    past = (date.today() - timedelta(days=3)).isoformat()
+    r = _move(coach, client_id, action="rest", reason="other", review_date=past)
+    assert r.status_code == 409 and "Tarkistuspäivä on menneisyydessä." in r.text
+    assert _phase(live, org, client_id) == ("INTAKE", "ACTIVE")
+
+
+def test_invalid_fields_are_422_with_the_field_marked(live: Live, org: Org, coach: httpx.Client) -> None:
+    client_id = _journey_client(live, org)
+    r = _move(coach, client_id, action="rest", reason="other", review_date="2026-02-31")
+    assert r.status_code == 422
+    assert 'aria-invalid="true" aria-describedby="rest-review_date-error"' in r.text
+    assert "Anna tarkistuspäivä oikeassa muodossa." in r.text and 'value="2026-02-31"' in r.text
+    r = _move(coach, client_id, htmx=False, action="reassign", coach_id=str(uuid.uuid4()))
+    assert r.status_code == 422 and "<html" in r.text  # without JS: the whole page with the error
+    assert _phase(live, org, client_id) == ("INTAKE", "ACTIVE")
+
+
+def test_without_javascript_a_move_redirects_back(live: Live, org: Org, coach: httpx.Client) -> None:
+    client_id = _journey_client(live, org)
+    r = _move(coach, client_id, htmx=False, action="rest", reason="health_clarification",
+              review_date=(date.today() + timedelta(days=20)).isoformat())  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == f"/clients/{client_id}?done=rest#journey-live"
+    page = coach.get(r.headers["location"]).text
+    assert "Tallennettu: Asetettu lepäämään" in page or "Tallennettu:" in page
+    assert "Lepäämässä: Terveydentilan selvittely" in page and 'data-move="resume"' in page
+    r = _move(coach, client_id, htmx=False, action="resume")
+    assert r.status_code == 303
+    assert _phase(live, org, client_id) == ("INTAKE", "ACTIVE")
+
+
+def test_a_move_without_the_csrf_token_is_refused(live: Live, org: Org, coach: httpx.Client) -> None:
+    client_id = _journey_client(live, org)
+    r = coach.post(f"/clients/{client_id}/moves", data={"action": "advance"}, headers={"HX-Request": "true"})
+    assert r.status_code == 403
+    assert _phase(live, org, client_id) == ("INTAKE", "ACTIVE")
+
+
+def test_job_start_with_the_confirmed_move(live: Live, org: Org, coach: httpx.Client) -> None:
+    client_id = _journey_client(live, org)
+    _move(coach, client_id, action="advance")
+    r = _move(coach, client_id, action="advance")
+    assert 'data-move="job_started"' in r.text
+    token = _csrf(coach.get(f"/clients/{client_id}").text)
+    r = coach.post(
+        f"/clients/{client_id}/milestones",
+        data={
+            "csrf_token": token,
+            "kind": "job_started",
+            "occurred_at": date.today().isoformat(),
+            "confirm_move": "yes",
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 200, r.text
+    assert _phase(live, org, client_id) == ("EMPLOYER_AGREEMENT", "ACTIVE")
+    assert 'data-move="advance"' in r.text  # follow-along is open now that a job runs
+
+
+def test_another_organisations_client_cannot_be_moved(live: Live, other_org: Org, org: Org) -> None:
+    client_id = _journey_client(live, org)
+    with closing(live.browser_session(other_org, Role.COACH)) as outsider:
+        token = _csrf(outsider.get("/").text)
+        r = outsider.post(f"/clients/{client_id}/moves", data={"csrf_token": token, "action": "advance"})
+        assert r.status_code == 404 and "Eino" not in r.text
+    assert _phase(live, org, client_id) == ("INTAKE", "ACTIVE")
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+def test_dashboard_sorts_and_filters_with_links(live: Live, org: Org, coach: httpx.Client) -> None:
+    client_id = _journey_client(live, org)
+    _move(coach, client_id, action="advance")
+    page = _wait_for(_page_with(coach, "/?phase=PROFILING", client_id))
+    assert '<option value="PROFILING" selected>' in page
+    assert "Viimeisin yhteydenpito" in page and "Muistutukset" in page
+    # Every other row of the filtered page is in PROFILING too.
+    phases = re.findall(r'<td>([^<]+)</td>\s*<td><span class="chip', page)
+    assert phases and set(phases) == {"Ammatillinen profilointi"}
+    page = coach.get("/?sort=days&order=desc").text
+    assert 'aria-sort="descending"' in page and 'href="/?sort=days"' in page
+    closed = coach.get("/?status=CLOSED").text
+    assert client_id not in closed
+    assert coach.get("/?sort=nonsense&status=x").status_code == 200
+
+
+def test_team_lead_sees_only_their_team(live: Live) -> None:
+    from shared.db import Database
+    from shared.identity import Identity
+    from tests.conftest import run_sync
+
+    org = live.add_org()
+    names = {"in": f"tiimi-{uuid.uuid4().hex[:6]}", "out": f"muu-{uuid.uuid4().hex[:6]}"}
+
+    async def setup() -> None:
+        db = Database(live.settings, "platform", immediate=True)
+        try:
+            ident = Identity(db)
+            team = await ident.add_team(org.id, "Kotka")
+            await ident.add_team(org.id, "Kouvola")
+            await ident.set_team(org.users[Role.TEAM_LEAD.value], team)
+            await ident.set_team(org.users[Role.COACH.value], team)
+            await ident.add_user(org.id, names["in"], PASSWORD, Role.COACH, display_name="Tiina Tiimissä", team_id=team)
+            await ident.add_user(org.id, names["out"], PASSWORD, Role.COACH, display_name="Matti Muualla")
+        finally:
+            await db.dispose()
+
+    run_sync(setup())
+    with closing(live.browser_session(org, Role.TEAM_LEAD)) as lead:
+        page = _wait_for(_page_with(lead, "/", "Tiina Tiimissä"))
+        assert "Matti Muualla" not in page and live.username(org, Role.COACH) in page
+        assert "Asiakkuudet: Kotka" in page
+    with closing(live.browser_session(org, Role.ORG_ADMIN)) as admin:
+        page = admin.get("/").text
+        assert "Tiina Tiimissä" in page and "Matti Muualla" in page and "Tiimi: Kotka" in page

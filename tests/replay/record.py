@@ -24,6 +24,7 @@ from pathlib import Path
 from faststream.nats import NatsBroker
 from temporalio.client import Client
 
+from shared.codec import EncryptionCodec, decrypt_message
 from shared.contracts.events import Event
 from shared.contracts.journey import Outcome, Phase, RestReason, Role
 from shared.events.publisher import EventPublisher
@@ -199,6 +200,12 @@ async def save_histories(client: Client, name: str, tag: str, workflow_id: str) 
     out = []
     for i, run in enumerate(runs):
         history = await client.get_workflow_handle(workflow_id, run_id=run.run_id).fetch_history()
+        # Saved decrypted (ids and codes only, by design), so any machine replays them with
+        # its own keys: the codec passes plain payloads through.
+        codec = client.data_converter.payload_codec
+        assert isinstance(codec, EncryptionCodec)
+        for event in history.events:
+            decrypt_message(codec.cipher, event)
         suffix = f"-run{i + 1}" if len(runs) > 1 else ""
         path = HISTORIES / f"{tag}-{name}{suffix}.json"
         path.write_text(history.to_json())

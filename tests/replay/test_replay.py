@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from shared.settings import Settings
+from workflows.client import data_converter
 from workflows.journey import ClientJourney
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -24,8 +25,10 @@ def test_there_are_histories() -> None:
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_replay(path: Path) -> None:
+async def test_replay(path: Path, tmp_path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
-    replayer = Replayer(workflows=[ClientJourney], data_converter=pydantic_data_converter)
+    # The workers' own data converter (payload encryption): the histories are stored
+    # decrypted (tests/replay/record.py), and the codec passes plain payloads through.
+    replayer = Replayer(workflows=[ClientJourney], data_converter=data_converter(Settings(data_dir=tmp_path)))
     # Raises on any nondeterminism (and on a workflow task failure in the history).
     await replayer.replay_workflow(history)

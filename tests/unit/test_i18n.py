@@ -15,6 +15,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from starlette.datastructures import Headers
 
 from services.coaching import pages
+from services.coaching.journey_ui import STATUS_FILTERS, DashQuery
 from shared import i18n
 from shared.contracts.journey import Outcome, Phase, RestReason, Role, Status
 
@@ -191,6 +192,7 @@ def _coach_view(name: str = "Aino Korhonen", active: int = 3) -> pages.CoachView
     row = pages.ClientRow(
         client_id=str(uuid.uuid4()),
         name=name,
+        coach_id=str(uuid.uuid4()),
         phase="JOB_SEARCH",
         status="RESTING",
         colour="yellow",
@@ -224,6 +226,9 @@ def test_dashboard_renders_in_each_language(lang: str, texts: list[str]) -> None
         data_as_of="2025-05-02T09:00:00+00:00",
         per_fte=20,
         show_clients=True,
+        query=DashQuery(),
+        phases=list(Phase),
+        status_filters=STATUS_FILTERS,
     )
     assert f'<html lang="{lang}">' in html
     for text in texts:
@@ -235,12 +240,15 @@ def test_dashboard_renders_in_each_language(lang: str, texts: list[str]) -> None
 
 
 def test_dashboard_warns_over_capacity_in_words() -> None:
-    html = _render("dashboard.html", "fi", coaches=[_coach_view(active=12)], per_fte=20, show_clients=True)
+    html = _render(
+        "dashboard.html", "fi", coaches=[_coach_view(active=12)], per_fte=20, show_clients=True, query=DashQuery()
+    )
     assert "Yli enimmäismäärän" in html and "caseload--over" in html
 
 
 def test_names_are_escaped() -> None:
-    html = _render("dashboard.html", "fi", coaches=[_coach_view('<script>alert("x")</script>')], show_clients=True)
+    coaches = [_coach_view('<script>alert("x")</script>')]
+    html = _render("dashboard.html", "fi", coaches=coaches, show_clients=True, query=DashQuery())
     assert "<script>alert" not in html and "&lt;script&gt;" in html
 
 
@@ -281,6 +289,8 @@ def test_client_page_lists_journey_and_timeline() -> None:
         "client.html",
         "fi",
         name="Aino Korhonen",
+        client_id=str(uuid.uuid4()),
+        record_pages=pages.RECORD_PAGES,
         journey=journey,
         coach_name="Kaisa",
         timeline=timeline,
@@ -294,7 +304,7 @@ def test_client_page_lists_journey_and_timeline() -> None:
 
 
 def test_templates_have_no_inline_script_handlers_or_cdn() -> None:
-    for path in pages.TEMPLATES.glob("*.html"):
+    for path in pages.TEMPLATES.rglob("*.html"):
         text = path.read_text()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), f"inline script in {path.name}"
         assert not re.search(r"\son[a-z]+\s*=", text), f"inline event handler in {path.name}"
@@ -374,3 +384,161 @@ def test_caseload_view_joins_names_and_puts_me_first() -> None:
     assert views[0].is_me and views[0].capacity == 10 and not views[0].over
     assert views[0].clients[0].name == "Aino K" and views[0].clients[0].days == 0
     assert views[1].clients[0].name is None  # not in the registry answer: shown as unavailable
+
+
+# --------------------------------------------------------------------------- journey pages
+
+
+def _journey_state(phase: Phase, status: Status = Status.ACTIVE, **extra: Any) -> Any:
+    from workflows.contracts import JourneyState, Milestones
+
+    now = datetime.now(UTC)
+    return JourneyState.model_validate(
+        {
+            "organisation_id": uuid.uuid4(),
+            "region_id": "kymenlaakso",
+            "client_id": uuid.uuid4(),
+            "coach_id": uuid.uuid4(),
+            "phase": phase,
+            "status": status,
+            "since": now - timedelta(days=2),
+            "episode": 1,
+            "episode_started_at": now - timedelta(days=9),
+            "milestones": Milestones(),
+            "reminders": [{"kind": "silence_outreach", "due_at": now.isoformat(), "overdue": True}],
+            "timeline_length": 1,
+        }
+        | extra
+    )
+
+
+def _client_html(lang: str, state: Any, **extra: Any) -> str:
+    from services.coaching.journey_ui import CoachChoice, legal_moves
+
+    user = _User("Kaisa Virtanen", Role.COACH)
+    coaches = [CoachChoice(str(uuid.uuid4()), "Mikko Valmentaja")]
+    context: dict[str, Any] = {
+        "user": user,
+        "csrf_token": user.csrf,
+        "name": "Aino Korhonen",
+        "client_id": str(state.client_id),
+        "record_pages": pages.RECORD_PAGES,
+        "journey": state.model_dump(mode="json"),
+        "coach_name": "Kaisa",
+        "timeline": [],
+        "staff": {},
+        "moves": legal_moves(state, uuid.uuid4(), Role.COACH, coaches),
+        "today": "2026-03-02",
+    }
+    context.update(extra)
+    return _render("client.html", lang, **context)
+
+
+ALL_STATES = [
+    (Phase.INTAKE, Status.ACTIVE, {}),
+    (Phase.JOB_SEARCH, Status.ACTIVE, {}),
+    (Phase.PROFILING, Status.RESTING, {"rested_phase": "PROFILING", "rest_reason": "health_clarification"}),
+    (Phase.PROFILING, Status.CLOSED, {"outcome": "returned_to_referrer"}),
+]
+
+
+@pytest.mark.parametrize(("phase", "status", "extra"), ALL_STATES)
+def test_client_page_move_forms_are_labelled_and_post_with_htmx(phase: Phase, status: Status, extra: Any) -> None:
+    html = _client_html("fi", _journey_state(phase, status, **extra))
+    forms = re.findall(r"<form class=\"move-form\"[^>]*>", html)
+    assert forms, "no move forms"
+    for form in forms:
+        assert 'method="post"' in form and 'hx-post="' in form and 'hx-target="#journey-live"' in form
+    assert html.count('name="csrf_token" value="csrf-abc"') >= len(forms)
+    for control_id in re.findall(r"<(?:input|select)[^>]*\bid=\"([^\"]+)\"", html):
+        assert f'<label for="{control_id}">' in html, control_id
+    assert 'id="journey-live"' in html and 'aria-current="step"' in html
+
+
+def test_client_page_offers_only_legal_moves() -> None:
+    closed = _client_html("en", _journey_state(Phase.PROFILING, Status.CLOSED, outcome="employed"))
+    assert 'data-move="reopen"' in closed
+    assert not re.search(r'data-move="(advance|rest|close|step_back|resume|reassign)"', closed)
+    search = _client_html("en", _journey_state(Phase.JOB_SEARCH))
+    for move in ("advance", "job_started", "step_back", "rest", "close", "reassign"):
+        assert f'data-move="{move}"' in search, move
+    assert 'data-move="resume"' not in search and 'data-move="reopen"' not in search
+    assert "Move to Agreeing with the employer" in search and "Mikko Valmentaja" in search
+
+
+def test_a_refused_move_shows_its_reason_and_field_errors_in_place() -> None:
+    from services.coaching.journey_ui import field_errors, rejection_msgid
+
+    state = _journey_state(Phase.INTAKE)
+    html = _client_html("fi", state, error=rejection_msgid("review_date_in_past"), failed="rest",
+                        field_errors=field_errors([{"field": "body.review_date"}]),
+                        submitted={"reason": "other", "review_date": "2020-01-01"})  # fmt: skip
+    assert 'role="alert"' in html and "Tarkistuspäivä on menneisyydessä." in html
+    assert 'aria-invalid="true" aria-describedby="rest-review_date-error"' in html
+    assert "Anna tarkistuspäivä oikeassa muodossa." in html
+    assert 'value="2020-01-01"' in html and '<option value="other" selected>' in html
+
+
+def _pages_in(lang: str) -> dict[str, str]:
+    """Every journey page and fragment state, rendered in ``lang``."""
+    user = _User("Kaisa Virtanen", Role.COACH)
+    rendered = {
+        "dashboard": _render(
+            "dashboard.html", lang, user=user, csrf_token=user.csrf, nav=pages.NAV, coaches=[_coach_view()],
+            data_as_of="2025-05-02T09:00:00+00:00", per_fte=20, show_clients=True, query=DashQuery(status="RESTING"),
+            phases=list(Phase), status_filters=STATUS_FILTERS, grouped=True, team_name="Kotkan tiimi",
+        ),
+        "refused": _client_html(lang, _journey_state(Phase.INTAKE), error="The review date is in the past.",
+                                failed="rest", field_errors={"review_date": "Give the review date as a valid date."}),
+        "done": _client_html(lang, _journey_state(Phase.INTAKE), done="advance"),
+    }  # fmt: skip
+    for phase, status, extra in ALL_STATES:
+        rendered[f"{phase}-{status}"] = _client_html(lang, _journey_state(phase, status, **extra))
+    return rendered
+
+
+def test_no_untranslated_string_on_the_journey_pages() -> None:
+    from tests.untranslated import untranslated
+
+    for name, html in _pages_in("fi").items():
+        assert untranslated(html, "fi") == [], name
+
+
+def test_the_untranslated_check_finds_a_string_missing_from_a_broken_catalogue() -> None:
+    """Render with a copy of the Finnish catalogue whose "Moves" and "Rest" entries are
+    empty (they fall back to English): the check must name exactly those."""
+    import gettext
+    import io
+
+    from babel.messages.mofile import write_mo
+    from jinja2 import FileSystemLoader
+
+    from shared.ui import TEMPLATES as SHARED_TEMPLATES
+    from tests.untranslated import untranslated, untranslated_with
+
+    broken = i18n.catalog("fi").__class__(locale="fi", domain="messages")
+    for message in i18n.catalog("fi"):
+        if message.id:
+            broken.add(message.id, "" if message.id in ("Moves", "Rest") else message.string, flags=message.flags)
+    buf = io.BytesIO()
+    write_mo(buf, broken)
+    buf.seek(0)
+    translator = gettext.GNUTranslations(buf)
+    env = i18n.environment.__wrapped__(pages.TEMPLATES, "fi")  # a fresh environment, not the cached one
+    env.loader = FileSystemLoader([pages.TEMPLATES, SHARED_TEMPLATES])
+    env.globals["chip_colour"] = pages.chip_colour
+    env.install_gettext_callables(translator.gettext, translator.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    state = _journey_state(Phase.INTAKE)
+    from services.coaching.journey_ui import legal_moves
+
+    html = env.get_template("client.html").render(
+        user=_User("Kaisa", Role.COACH), csrf_token="t", csrf_field="csrf_token", nav=[], path="/", here="/",
+        name="Aino", client_id=str(state.client_id), record_pages=pages.RECORD_PAGES,
+        journey=state.model_dump(mode="json"), coach_name="", timeline=[], staff={},
+        moves=legal_moves(state, uuid.uuid4(), Role.COACH), today="2026-03-02",
+    )  # fmt: skip
+    assert untranslated(html, "fi") == ["Moves", "Rest"]
+    # The same page with the real catalogue passes, and a translator that knows nothing flags a lot.
+    assert untranslated(_client_html("fi", state), "fi") == []
+    assert len(untranslated_with(html.replace("Vaiheen muutokset", "Moves"), gettext.NullTranslations(), set())) == 0
+    assert "Moves" in untranslated_with(html, i18n.translator("fi"), i18n.msgids("fi"))

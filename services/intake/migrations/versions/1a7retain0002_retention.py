@@ -7,10 +7,10 @@ Create Date: 2026-11-28
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
-import shared.db  # noqa: F401
+import shared.db
 
 revision: str = '1a7retain0002'
 down_revision: str | None = 'f7af97b0ec2d'
@@ -19,8 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass  # filled in by its feature
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('erased_at', shared.db.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.drop_column('erased_at')

@@ -19,8 +19,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass  # filled in by its feature
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sessions_valid_after", shared.db.UTCDateTime(timezone=True), nullable=True))
+    op.create_table(
+        "revoked_sessions",
+        sa.Column("jti", sa.String(length=64), nullable=False),
+        sa.Column("user_id", shared.db.UUIDStr(length=36), nullable=False),
+        sa.Column("expires_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("jti"),
+    )
+    with op.batch_alter_table("revoked_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_revoked_sessions_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_revoked_sessions_expires_at"), ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("revoked_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_revoked_sessions_expires_at"))
+        batch_op.drop_index(batch_op.f("ix_revoked_sessions_user_id"))
+    op.drop_table("revoked_sessions")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("sessions_valid_after")
