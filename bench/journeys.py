@@ -29,9 +29,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ from temporalio import workflow
 # The module defines a workflow, so the sandbox re-imports it: let the rest through.
 with workflow.unsafe.imports_passed_through():
     from faststream.nats import NatsBroker
-    from temporalio.client import Client
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.client import Client, WorkflowHandle
     from temporalio.common import SearchAttributeKey
     from temporalio.worker import Worker
 
@@ -104,7 +106,9 @@ class JourneyDriver:
     client_id: uuid.UUID
     actor: Actor
     step: int = 0
-    review: Any = field(default_factory=lambda: datetime.now(UTC).date())
+    # Far enough ahead that no rest-review reminder falls due during the run: every request
+    # is then one move and one event (a reminder would add a second event and publish).
+    review: Any = field(default_factory=lambda: datetime.now(UTC).date() + timedelta(days=60))
 
     # From PROFILING: every request in the cycle is legal, and it ends where it began.
     def next_request(self) -> MoveRequest | MilestoneRequest:
@@ -213,7 +217,7 @@ async def run(
         argv += ["--nats", nats_url, "--sandboxed" if sandboxed else "--no-sandboxed"]
         proc = await asyncio.create_subprocess_exec(*argv, cwd=_root())
         try:
-            pids = {**(cpu_pids or {}), "worker": proc.pid}
+            pids = {**(cpu_pids or {}), "worker": proc.pid, "callers": os.getpid()}
             measuring = asyncio.create_task(
                 _measure(client, tq, journeys, moves, open_loop_moves, rounds, warmup, pids)
             )
@@ -359,6 +363,13 @@ async def _measure(
     pending = 0
     for d in drivers:
         pending += (await jc.get_state(client, d.org, d.client_id)).pending_events
+    histories = {
+        "bare": await _history_per_update(noops[:5]),
+        "bare_upsert": await _history_per_update(upserts[:5]),
+        "journey": await _history_per_update(
+            [client.get_workflow_handle(jc.workflow_id(d.org, d.client_id)) for d in drivers[:5]]
+        ),
+    }
     for h in noops + upserts:
         await h.terminate()
 
@@ -372,6 +383,7 @@ async def _measure(
             "open_loop_requests": len(opened[k]),
             "open_loop_p50_ms": round(statistics.median(opened[k]) * 1000, 1),
             "open_loop_p95_ms": round(_pct(opened[k], 0.95) * 1000, 1),
+            "history_events_per_request": histories[k],
             # CPU milliseconds per request, closed loop, by process.
             "cpu_ms_per_request": {
                 name: round(1000 * used / sum(int(c["requests"]) for c in closed[k]), 2)
@@ -391,6 +403,18 @@ async def _measure(
     result["p95_ratio"] = round(result["journey"]["open_loop_p95_ms"] / result["bare"]["open_loop_p95_ms"], 2)
     result["pending_events_after"] = pending
     return result
+
+
+async def _history_per_update(handles: list[WorkflowHandle[Any, Any]]) -> dict[str, float]:
+    """History events per completed update, by type, over these workflows' current runs
+    (the start and a journey's first move included: a small overstatement)."""
+    counts: Counter[str] = Counter()
+    for h in handles:
+        async for e in h.fetch_history_events():
+            counts[EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")] += 1
+    updates = counts["WORKFLOW_EXECUTION_UPDATE_COMPLETED"] or 1
+    per = {k: round(v / updates, 2) for k, v in counts.most_common()}
+    return {"total": round(sum(counts.values()) / updates, 2), **per}
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -413,6 +437,10 @@ def _print(result: dict[str, Any]) -> None:
     for name in row[0]["cpu_ms_per_request"]:
         cpu = "".join(f"{r['cpu_ms_per_request'][name]:>14}" for r in row)
         print(f"{'CPU ms/request, ' + name:28}{cpu}")
+    total = "".join(f"{round(sum(r['cpu_ms_per_request'].values()), 2):>14}" for r in row)
+    print(f"{'CPU ms/request, all':28}{total}")
+    events = "".join(f"{r['history_events_per_request']['total']:>14}" for r in row)
+    print(f"{'history events/request':28}{events}")
 
 
 def _free_port() -> int:

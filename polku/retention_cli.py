@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Annotated
 
@@ -32,14 +33,17 @@ def schedule(
 
 
 @app.command("run")
-def run(limit: Annotated[int, typer.Option(help="journeys erased at most", min=1, max=10_000)] = 500) -> None:
+def run(
+    limit: Annotated[int, typer.Option(help="journeys erased at most", min=1, max=10_000)] = 500,
+    org: Annotated[list[uuid.UUID] | None, typer.Option("--org", help="only this organisation (repeatable)")] = None,
+) -> None:
     """Run the retention workflow once now (a worker must be running) and print what it did."""
     from workflows.client import connect
     from workflows.retention import run_sweep
 
     async def go() -> str:
         settings = get_settings()
-        result = await run_sweep(await connect(settings), settings, limit)
+        result = await run_sweep(await connect(settings), settings, limit, org or None)
         return result.model_dump_json()
 
     typer.echo(asyncio.run(go()))

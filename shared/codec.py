@@ -35,6 +35,7 @@ histories recorded before encryption (tests/replay) still replay.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -212,9 +213,37 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         return [self.cipher.decrypt(p) for p in payloads]
 
 
+@dataclasses.dataclass(frozen=True)
+class EncryptingDataConverter(DataConverter):
+    """A DataConverter that makes its copy per organisation once.
+
+    The SDK asks for a copy with the serialisation context for every client call and, in
+    the worker, several times per workflow activation; a plain DataConverter clones itself
+    (and builds new payload and failure converters) each time, which costs more than the
+    encryption. The copies differ only in the codec's organisation, so they are kept.
+    """
+
+    _copies: dict[str | None, DataConverter] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def with_context(self, context: SerializationContext) -> Self:
+        codec = self.payload_codec
+        converter = self.payload_converter
+        if not isinstance(codec, EncryptionCodec) or (
+            isinstance(converter, WithSerializationContext) and converter.with_context(context) is not converter
+        ):
+            return super().with_context(context)  # a context-aware payload converter: no sharing
+        organisation = organisation_of_context(context)
+        if organisation == codec.organisation:
+            return self
+        copy = self._copies.get(organisation)
+        if copy is None:
+            copy = self._copies[organisation] = super().with_context(context)
+        return copy  # type: ignore[return-value]
+
+
 def data_converter(cipher: PayloadCipher) -> DataConverter:
     """Pydantic JSON payloads, encrypted; failure messages and stack traces encrypted too."""
-    return DataConverter(
+    return EncryptingDataConverter(
         payload_converter_class=PydanticPayloadConverter,
         payload_codec=cipher.codec(None),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,

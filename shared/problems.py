@@ -89,6 +89,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             422, "Unprocessable Content", "The request has invalid fields.", code="validation_failed", errors=errors
         )
 
+    @app.exception_handler(UnicodeEncodeError)
+    async def _not_unicode(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # JSON may carry lone surrogates ("\ud800"), which no text field can store or encrypt.
+        return problem_response(
+            422, "Unprocessable Content", "The request has text that is not valid Unicode.", code="invalid_text"
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(

@@ -151,9 +151,23 @@ def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path, time
     raise RuntimeError(f"stack not ready in {timeout}s: {last}; logs in {logs}")
 
 
+def live_database() -> str:
+    """The database the ``live`` stack runs on: ``POLKU_TEST_DATABASE=postgresql`` runs the
+    whole stack (and so every test on ``live``) on PostgreSQL; SQLite otherwise."""
+    chosen = os.environ.get("POLKU_TEST_DATABASE", "sqlite")
+    if chosen not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"POLKU_TEST_DATABASE must be sqlite or postgresql, not {chosen!r}")
+    return chosen
+
+
 @pytest.fixture(scope="session")
-def live(real_servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(
+    real_servers: Servers, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Live]:
     data_dir = tmp_path_factory.mktemp("polku")
+    database_url = None
+    if live_database() == "postgresql":
+        database_url = fresh_postgres_database(request.getfixturevalue("postgres_url"))
     port = servers.free_port()
     env = {
         **os.environ,
@@ -165,8 +179,11 @@ def live(real_servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "POLKU_TEMPORAL_TASK_QUEUE": f"polku-test-{uuid.uuid4().hex[:8]}",
         "POLKU_LOG_LEVEL": "WARNING",
     }
+    if database_url:
+        env["POLKU_DATABASE_URL"] = database_url
     settings = Settings(
         data_dir=data_dir,
+        database_url=database_url,
         http_port=port,
         temporal_address=real_servers.temporal_address,
         nats_url=real_servers.nats_url,
@@ -203,13 +220,8 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """Settings for a fresh database of each backend (a fresh schema set on PostgreSQL)."""
-    if request.param == "sqlite":
-        return Settings(data_dir=tmp_path)
-    base: str = request.getfixturevalue("postgres_url")
-    # One database per test keeps tests independent: create it through the admin connection.
+def fresh_postgres_database(base: str) -> str:
+    """A new, empty database on the server of ``base``; its URL."""
     name = f"t_{uuid.uuid4().hex[:12]}"
 
     async def create() -> None:
@@ -222,4 +234,13 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         await engine.dispose()
 
     run_sync(create())
-    return Settings(data_dir=tmp_path, database_url=base.rsplit("/", 1)[0] + f"/{name}")
+    return base.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh database of each backend (a fresh schema set on PostgreSQL)."""
+    if request.param == "sqlite":
+        return Settings(data_dir=tmp_path)
+    # One database per test keeps tests independent: create it through the admin connection.
+    return Settings(data_dir=tmp_path, database_url=fresh_postgres_database(request.getfixturevalue("postgres_url")))

@@ -12,6 +12,7 @@ Shape, chosen for throughput (see bench/journeys.py):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 from datetime import datetime, timedelta
@@ -52,6 +53,8 @@ SEARCH_ATTRIBUTE_KEYS = (ORGANISATION_ID, COACH_ID, JOURNEY_PHASE, JOURNEY_STATU
 PUBLISH_BATCH = 100
 # A round of quick retries (JourneyTimers.publish_attempts); the loop does the slow ones.
 PUBLISH_RETRY_INTERVAL = timedelta(milliseconds=200)
+# workflow.patched ids (workflows/VERSIONING.md); never reuse one.
+KEEP_TIMER_PATCH = "journey-keep-timer-202611"
 
 
 def search_attributes(organisation_id: UUID, coach_id: UUID, phase: Phase, status: Status) -> TypedSearchAttributes:
@@ -67,6 +70,11 @@ def search_attributes(organisation_id: UUID, coach_id: UUID, phase: Phase, statu
 
 def journey_search_attributes(state: JourneyData) -> TypedSearchAttributes:
     return search_attributes(state.organisation_id, state.coach_id, state.phase, state.status)
+
+
+def _timer_seconds(due: datetime) -> float:
+    # Whole milliseconds, rounded up, so the timer never fires before the due time.
+    return max(math.ceil((due - workflow.now()).total_seconds() * 1000), 1) / 1000
 
 
 def _rejection(e: domain.MoveRejected) -> ApplicationError:
@@ -87,6 +95,10 @@ class ClientJourney:
         self._run_changes = 0
         # After a failed publish: not before this time again (unless a new run starts).
         self._publish_after: datetime | None = None
+        # The main loop's timer (KEEP_TIMER_PATCH): its task, due time, and whether it fired.
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_due: datetime | None = None
+        self._timer_fired = False
         now = workflow.now()
         if inp.carried_state is not None:
             self._j = inp.carried_state.journey
@@ -132,13 +144,36 @@ class ClientJourney:
             nxt = domain.next_due(self._j)
             if self._pending and self._publish_after is not None:
                 nxt = self._publish_after if nxt is None else min(nxt, self._publish_after)
+            if workflow.patched(KEEP_TIMER_PATCH):
+                # One timer, kept while the next due time stays the same: most moves
+                # change no reminder, and then add no TimerCanceled/TimerStarted.
+                self._set_timer(nxt)
+                await workflow.wait_condition(lambda: self._dirty or self._timer_fired)
+                continue
+            # Histories from before KEEP_TIMER_PATCH: a new timer every time round.
             timeout = None
             if nxt is not None:
-                # Whole milliseconds, rounded up, so the timer never fires before the due time.
-                timeout = max(math.ceil((nxt - workflow.now()).total_seconds() * 1000), 1) / 1000
+                timeout = _timer_seconds(nxt)
             # A timeout (asyncio.TimeoutError): a reminder is due, or publishing may retry.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self._dirty, timeout=timeout)
+
+    def _set_timer(self, due: datetime | None) -> None:
+        """Make the loop's timer fire at ``due`` (None: no timer), reusing the running one."""
+        if self._timer_fired:
+            self._timer, self._timer_due, self._timer_fired = None, None, False
+        if due == self._timer_due and (due is None) == (self._timer is None):
+            return
+        if self._timer is not None:
+            self._timer.cancel()  # TimerCanceled
+            self._timer = None
+        self._timer_due = due
+        if due is not None:
+            self._timer = asyncio.create_task(self._sleep(_timer_seconds(due)))
+
+    async def _sleep(self, seconds: float) -> None:
+        await workflow.sleep(seconds)
+        self._timer_fired = True
 
     # -- updates --------------------------------------------------------------------
 

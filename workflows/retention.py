@@ -328,13 +328,15 @@ async def ensure_schedule(
     return sid
 
 
-async def run_sweep(client: Client, settings: Settings, limit: int = 500) -> SweepResult:
+async def run_sweep(
+    client: Client, settings: Settings, limit: int = 500, organisation_ids: list[UUID] | None = None
+) -> SweepResult:
     """One retention run now, waiting for its result (``polku retention run``)."""
     from temporalio.common import WorkflowIDConflictPolicy
 
     return await client.execute_workflow(
         RetentionSweep.run,
-        SweepInput(limit=limit),
+        SweepInput(limit=limit, organisation_ids=organisation_ids),
         id=sweep_workflow_id(settings),
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

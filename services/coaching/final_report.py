@@ -51,7 +51,7 @@ from services.coaching.plan_models import (
     ScorePair,
     SentToReferrerIn,
 )
-from services.coaching.plan_pages import client_name
+from services.coaching.plan_pages import PAGE_ROLES, client_name
 from services.coaching.plans import (
     INVALID,
     NOT_FOUND,
@@ -551,7 +551,12 @@ def _client_uuid(client_id: str) -> uuid.UUID | None:
         return None
 
 
-@router.get("/clients/{client_id}/final-report", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/clients/{client_id}/final-report",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=PAGE_ROLES,
+)
 async def final_report_page(client_id: str, request: Request, user: CurrentUser, saved: str | None = None) -> Response:
     cid = _client_uuid(client_id)
     if cid is None:
@@ -568,7 +573,12 @@ async def final_report_page(client_id: str, request: Request, user: CurrentUser,
         raise
 
 
-@router.post("/clients/{client_id}/final-report", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/clients/{client_id}/final-report",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=PAGE_ROLES,
+)
 async def final_report_post(client_id: str, request: Request, user: CurrentUser) -> Response:
     cid = _client_uuid(client_id)
     if cid is None:

@@ -558,24 +558,22 @@ async def dashboard(request: Request, user: CurrentUser) -> Response:
     async def build() -> Response:
         if user.role not in CASELOAD_ROLES:
             return render(request, "dashboard.html", user=user, coaches=None, data_as_of=None, query=query)
+        # One call after another, not gathered: on the embedded SQLite every transaction
+        # takes the write lock, and concurrent ones wait on SQLite's busy back-off.
         ctx = ctx_of(request)
-        staff, teams = await asyncio.gather(
-            _staff(request, user.account.organisation_id), ctx.identity.teams(user.account.organisation_id)
-        )
+        staff = await _staff(request, user.account.organisation_id)
+        teams = await ctx.identity.teams(user.account.organisation_id)
         team_names = {t.id: t.name for t in teams}
         visible = _visible_coaches(user, staff)
         show_clients = user.role in NAMED_CLIENT_ROLES
         registry: list[dict[str, Any]] = []
         async with api_for(request, user.account) as api:
-            if not show_clients:
-                report = await api.caseload()
-            elif visible is None:
-                report, registry = await asyncio.gather(api.caseload(), api.clients(None))
-            else:
-                report, parts = await asyncio.gather(
-                    api.caseload(), asyncio.gather(*(api.clients(uuid.UUID(c)) for c in sorted(visible)))
-                )
-                registry = [r for part in parts for r in part]
+            report = await api.caseload()
+            if show_clients and visible is None:
+                registry = await api.clients(None)
+            elif show_clients and visible is not None:
+                for coach_id in sorted(visible):
+                    registry += await api.clients(uuid.UUID(coach_id))
         report = report or {}
         names = {str(r["client_id"]): _full_name(r) for r in registry}
         coaches = caseload_view(
@@ -667,26 +665,32 @@ def _parse_client_id(client_id: str) -> uuid.UUID | None:
         return None
 
 
-async def _coach_choices(request: Request, user: PageUser) -> list[CoachChoice]:
-    staff = await _staff(request, user.account.organisation_id)
-    return [CoachChoice(str(u.id), u.display_name or u.username) for u in staff if u.role == Role.COACH.value]
-
-
 async def _client_context(
-    request: Request, user: PageUser, api: ApiClient, cid: uuid.UUID, *, need_client: bool = True
+    request: Request,
+    user: PageUser,
+    api: ApiClient,
+    cid: uuid.UUID,
+    *,
+    need_client: bool = True,
+    journey: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """Everything the client page and its journey fragment show; None if no such client."""
+    """Everything the client page and its journey fragment show; None if no such client.
+
+    ``journey``: the state a move just answered with (no need to read it again). The calls
+    go one after another: on the embedded SQLite concurrent ones wait on each other's locks."""
     client: Mapping[str, Any] | None = None
     if need_client:
         client = await api.client(cid)
         if client is None or str(client.get("organisation_id")) != str(user.account.organisation_id):
             return None
-    journey, timeline = await asyncio.gather(api.journey(cid), api.timeline(cid))
+    if journey is None:
+        journey = await api.journey(cid)
+    timeline = await api.timeline(cid)
     if not need_client and journey is None:
         return None
-    staff, coaches = await asyncio.gather(
-        _staff_names(request, user.account.organisation_id), _coach_choices(request, user)
-    )
+    users = await _staff(request, user.account.organisation_id)
+    staff = {str(u.id): u.display_name or u.username for u in users}
+    coaches = [CoachChoice(str(u.id), u.display_name or u.username) for u in users if u.role == Role.COACH.value]
     state = JourneyState.model_validate(journey) if journey else None
     options = legal_moves(state, user.id, user.role, coaches) if state else None
     coach_id = str((journey or client or {}).get("coach_id"))
@@ -745,9 +749,11 @@ async def _journey_answer(
 
     async def build() -> Response:
         nonlocal error, errors, status
+        answered: Mapping[str, Any] | None = None
         async with api_for(request, user.account) as api:
             try:
-                await submit(api)
+                result = await submit(api)
+                answered = result if isinstance(result, Mapping) else None
             except ApiError as exc:
                 if exc.status == 404:
                     return not_found_page(request, user)
@@ -762,7 +768,7 @@ async def _journey_answer(
                     raise
             if status == 200 and not htmx:
                 return RedirectResponse(f"/clients/{cid}?done={done}#journey-live", status_code=303)
-            context = await _client_context(request, user, api, cid, need_client=not htmx)
+            context = await _client_context(request, user, api, cid, need_client=not htmx, journey=answered)
         if context is None:
             return not_found_page(request, user)
         context.update(error=error, field_errors=errors, failed=form.get("action") or form.get("kind"), submitted=form)

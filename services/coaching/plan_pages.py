@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -48,11 +48,14 @@ from services.coaching.plan_models import (
     JobSearchPlanOut,
 )
 from services.coaching.plans import PLAN_ROLES
+from shared.auth import page_roles
 from shared.i18n import N_, negotiate, translator
 from shared.problems import ProblemError
 from shared.service import ctx_of
 
 router = APIRouter(include_in_schema=False)
+# The roles that may open these pages (see shared.auth.page_roles).
+PAGE_ROLES = [Depends(page_roles(*PLAN_ROLES))]
 
 EMPTY_STEP_ROWS = 3
 EMPTY_REVISIT_ROWS = 2
@@ -364,7 +367,7 @@ async def _plans_page(
     )
 
 
-@router.get("/clients/{client_id}/plans", response_class=HTMLResponse)
+@router.get("/clients/{client_id}/plans", response_class=HTMLResponse, dependencies=PAGE_ROLES)
 async def plans_page(client_id: str, request: Request, user: CurrentUser, saved: str | None = None) -> Response:
     return await _guarded(request, user, client_id, lambda cid: _plans_page(request, user, cid, saved=saved))
 
@@ -413,7 +416,7 @@ async def _post(request: Request, user: PageUser, cid: uuid.UUID, page: str) -> 
     return RedirectResponse(f"/clients/{cid}/{page}?saved={which}#{which}", status_code=303)
 
 
-@router.post("/clients/{client_id}/plans", response_class=HTMLResponse)
+@router.post("/clients/{client_id}/plans", response_class=HTMLResponse, dependencies=PAGE_ROLES)
 async def plans_post(client_id: str, request: Request, user: CurrentUser) -> Response:
     return await _guarded(request, user, client_id, lambda cid: _post(request, user, cid, "plans"))
 
@@ -480,12 +483,12 @@ async def _assessments_page(
     )
 
 
-@router.get("/clients/{client_id}/assessments", response_class=HTMLResponse)
+@router.get("/clients/{client_id}/assessments", response_class=HTMLResponse, dependencies=PAGE_ROLES)
 async def assessments_page(client_id: str, request: Request, user: CurrentUser, saved: str | None = None) -> Response:
     return await _guarded(request, user, client_id, lambda cid: _assessments_page(request, user, cid, saved=saved))
 
 
-@router.post("/clients/{client_id}/assessments", response_class=HTMLResponse)
+@router.post("/clients/{client_id}/assessments", response_class=HTMLResponse, dependencies=PAGE_ROLES)
 async def assessments_post(client_id: str, request: Request, user: CurrentUser) -> Response:
     return await _guarded(request, user, client_id, lambda cid: _post(request, user, cid, "assessments"))
 

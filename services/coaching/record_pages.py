@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -32,7 +32,7 @@ from services.coaching.record_models import (
     PROFILE_FIELDS,
     TEAM_ROLES,
 )
-from shared.auth import CLIENT_WORKERS, CSRF_FIELD, check_csrf
+from shared.auth import CLIENT_WORKERS, CSRF_FIELD, check_csrf, page_roles
 from shared.contracts.journey import Role
 from shared.i18n import N_, TIMEZONE, negotiate, translator
 from shared.service import ctx_of
@@ -41,6 +41,9 @@ from shared.telemetry import current_traceparent
 router = APIRouter(include_in_schema=False)
 
 WRITERS = frozenset({Role.COACH, Role.TEAM_LEAD})
+# Who may open the pages and who may post their forms (the records API checks again).
+READ_PAGE = [Depends(page_roles(*CLIENT_WORKERS, Role.AUDITOR))]
+WRITE_PAGE = [Depends(page_roles(*WRITERS))]
 ZONE = ZoneInfo(TIMEZONE)
 
 # --------------------------------------------------------------------------- labels
@@ -361,12 +364,12 @@ async def _meetings_page(
     return await _page(request, user, client_id, build)
 
 
-@router.get("/clients/{client_id}/meetings", response_class=HTMLResponse)
+@router.get("/clients/{client_id}/meetings", response_class=HTMLResponse, dependencies=READ_PAGE)
 async def meetings_page(client_id: str, request: Request, user: CurrentUser) -> Response:
     return await _meetings_page(request, user, client_id)
 
 
-@router.post("/clients/{client_id}/meetings", response_class=HTMLResponse)
+@router.post("/clients/{client_id}/meetings", response_class=HTMLResponse, dependencies=WRITE_PAGE)
 async def record_meeting(client_id: str, request: Request, user: CurrentUser) -> Response:
     form = await _form(request, user, client_id)
     if isinstance(form, Response):
@@ -449,12 +452,12 @@ async def _profile_page(
     return await _page(request, user, client_id, build)
 
 
-@router.get("/clients/{client_id}/profile", response_class=HTMLResponse)
+@router.get("/clients/{client_id}/profile", response_class=HTMLResponse, dependencies=READ_PAGE)
 async def profile_page(client_id: str, request: Request, user: CurrentUser) -> Response:
     return await _profile_page(request, user, client_id)
 
 
-@router.post("/clients/{client_id}/profile", response_class=HTMLResponse)
+@router.post("/clients/{client_id}/profile", response_class=HTMLResponse, dependencies=WRITE_PAGE)
 async def save_profile(client_id: str, request: Request, user: CurrentUser) -> Response:
     form = await _form(request, user, client_id)
     if isinstance(form, Response):
@@ -525,12 +528,12 @@ async def _team_page(
     return await _page(request, user, client_id, build)
 
 
-@router.get("/clients/{client_id}/team", response_class=HTMLResponse)
+@router.get("/clients/{client_id}/team", response_class=HTMLResponse, dependencies=READ_PAGE)
 async def team_page(client_id: str, request: Request, user: CurrentUser) -> Response:
     return await _team_page(request, user, client_id)
 
 
-@router.post("/clients/{client_id}/team", response_class=HTMLResponse)
+@router.post("/clients/{client_id}/team", response_class=HTMLResponse, dependencies=WRITE_PAGE)
 async def team_form(client_id: str, request: Request, user: CurrentUser) -> Response:
     """The team page's three forms: ``form`` is ``member`` (add), ``end`` (with
     ``member_id``) or ``team_meeting``."""

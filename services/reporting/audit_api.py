@@ -196,6 +196,7 @@ def trace_html(trace: at.JourneyTrace, lang: str) -> str:
             trace=trace,
             describe=lambda e: describe(e, lang),
             kind_label=lambda k: label(at.KIND_LABELS, lang, k),
+            purpose_text=lambda p: at.purpose_text(p, lang),
         )
     )
 

@@ -60,6 +60,7 @@ def render(request: Request, template: str, *, user: PageUser, status: int = 200
         purposes=purposes_for(lang),
         describe=lambda e: describe(e, lang),
         kind_label=lambda k: label(at.KIND_LABELS, lang, k),
+        purpose_text=lambda p: at.purpose_text(p, lang),
         **context,
     )
 

@@ -124,6 +124,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def purpose_text(purpose: str | None, lang: str) -> str:
+    """A stated purpose in words: an auditor's ``code[:case]`` translated (the case number
+    kept), any other purpose (e.g. a coach's search) as it was written."""
+    if not purpose:
+        return ""
+    code, _, case = purpose.partition(":")
+    if code not in PURPOSES:
+        return purpose
+    text = label(PURPOSES, lang, code)
+    return f"{text} ({case})" if case else text
+
+
 class AuditPurpose(_Model):
     """The auditor's stated purpose: a code and an optional case reference."""
 
@@ -588,7 +600,7 @@ def access_report(
                 basis=label(BASIS_LABELS, lang, role),
                 activities=dict(acts),
                 activity_labels={a: label(ACTIVITY_LABELS, lang, a) for a in acts},
-                purposes=sorted({r.purpose for r in rows if r.purpose}),
+                purposes=sorted({purpose_text(r.purpose, lang) for r in rows if r.purpose}),
                 first_at=min(_aware(r.at) for r in rows),
                 last_at=max(_aware(r.at) for r in rows),
                 times=len(rows),

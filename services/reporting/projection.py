@@ -32,7 +32,9 @@ from functools import cache
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Boolean, Date, Table, delete, event, insert, select
+from sqlalchemy import Boolean, Date, Table, delete, event, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.metrics import days_between, local_day, month_key
@@ -856,23 +858,42 @@ def _keeps_ids(event_type: str) -> bool:
 
 
 async def _advance_watermarks(session: AsyncSession, events: Sequence[_Envelope], now: datetime) -> None:
+    """Advance each organisation's watermark in one upsert: consumers of several streams
+    (and replicas of one) apply batches of the same organisation at once, and a
+    read-then-write would collide on the key or lose counts under PostgreSQL."""
     newest: dict[uuid.UUID, datetime] = {}
     counts: dict[uuid.UUID, int] = defaultdict(int)
     for e in events:
         counts[e.organisation_id] += 1
         if e.organisation_id not in newest or e.occurred_at > newest[e.organisation_id]:
             newest[e.organisation_id] = e.occurred_at
-    stored = {r["organisation_id"]: r for r in await _select(session, Watermark, "organisation_id", list(newest))}
-    rows = []
-    for org, at in newest.items():
-        old = stored.get(org)
-        rows.append(
-            {
-                "organisation_id": org,
-                "occurred_at": max(at, old["occurred_at"]) if old else at,
-                "events": (old["events"] if old else 0) + counts[org],
-                "updated_at": now,
-            }
+    if not newest:
+        return
+    rows = [
+        {"organisation_id": org, "occurred_at": at, "events": counts[org], "updated_at": now}
+        for org, at in newest.items()
+    ]
+    connection = await session.connection()
+    t = _table(Watermark)
+    if connection.dialect.name == "postgresql":
+        pg = postgresql_insert(t)
+        stmt: Any = pg.on_conflict_do_update(
+            index_elements=[t.c.organisation_id],
+            set_={
+                "occurred_at": func.greatest(t.c.occurred_at, pg.excluded.occurred_at),
+                "events": t.c.events + pg.excluded.events,
+                "updated_at": pg.excluded.updated_at,
+            },
         )
-    await _delete(session, Watermark, "organisation_id", list(newest))
-    await _insert(session, Watermark, rows)
+    else:
+        lite = sqlite_insert(t)
+        stmt = lite.on_conflict_do_update(
+            index_elements=[t.c.organisation_id],
+            set_={
+                # SQLite's two-argument max() is the scalar one; the stored texts sort as times.
+                "occurred_at": func.max(t.c.occurred_at, lite.excluded.occurred_at),
+                "events": t.c.events + lite.excluded.events,
+                "updated_at": lite.excluded.updated_at,
+            },
+        )
+    await session.execute(stmt, rows)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -77,6 +79,16 @@ def coach_scenario(live: Live, org: Org) -> Scenario:
     with live.http(live.username(org, Role.TEAM_LEAD)) as http:
         assert http.get(f"/api/v1/clients/{cid}").status_code == 200
     return Scenario(org, cid, code)
+
+
+@contextmanager
+def session(live: Live, org: Org, role: Role) -> Iterator[httpx.Client]:
+    """A web UI session (cookie) of the organisation's user in ``role``."""
+    client = live.browser_session(org, role)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def auditor(live: Live, org: Org) -> httpx.Client:
@@ -398,3 +410,41 @@ def test_every_auditor_action_is_audited_with_a_purpose(live: Live) -> None:
     assert all(r.purpose for r in mine) and all(r.actor_role == "auditor" for r in mine)
     assert [r.purpose for r in mine[:4]] == ["incident"] * 4
     assert all(r.client_id == uuid.UUID(s.client_id) for r in mine[:6])
+
+
+# --------------------------------------------------------------------------- the pages
+
+
+def test_the_pages_by_role_purpose_and_organisation(live: Live, scenario: Scenario) -> None:
+    org = scenario.org
+    page = f"/audit/clients/{scenario.client_id}"
+    with session(live, org, Role.AUDITOR) as web:
+        asked = web.get(page)
+        assert asked.status_code == 200 and 'name="purpose"' in asked.text and "<table" not in asked.text
+        shown = web.get(page, params={"purpose": "supervision", "kind": "workflow"})
+        assert shown.status_code == 200 and 'data-what="move.rest"' in shown.text
+        assert f"coach-{org.id.hex[:8]}" in shown.text
+        assert shown.headers["cache-control"] == "no-store"
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/audit").text)
+        assert csrf
+        found = web.post(
+            "/audit/find",
+            data={"csrf_token": csrf.group(1), "identity_code": scenario.identity_code, "purpose": "supervision"},
+        )
+        assert found.status_code == 303 and found.headers["location"] == f"{page}?purpose=supervision"
+        assert scenario.identity_code not in found.headers["location"]
+        bad = web.post(
+            "/audit/find", data={"csrf_token": csrf.group(1), "identity_code": "QWERTY-HETU", "purpose": "x"}
+        )
+        assert bad.status_code == 422 and "QWERTY-HETU" not in bad.text
+        form = {"csrf_token": csrf.group(1), "identity_code": "QWERTY-HETU", "purpose": "supervision"}
+        bad = web.post("/audit/find", data=form)
+        assert bad.status_code == 422 and "Henkilötunnus ei kelpaa." in bad.text and "QWERTY-HETU" not in bad.text
+        assert web.post("/audit/find", data={"identity_code": scenario.identity_code}).status_code == 403
+        report = web.get(page + "/access-report", params={"purpose": "client_request", "lang": "en"})
+        assert report.status_code == 200 and "Who has processed your data" in report.text
+    other = live.add_org(region=f"audit-{uuid.uuid4().hex[:6]}")
+    with session(live, other, Role.AUDITOR) as web:
+        assert web.get(page, params={"purpose": "supervision"}).status_code == 404
+    with session(live, org, Role.COACH) as web:
+        assert web.get(page, params={"purpose": "supervision"}).status_code == 403

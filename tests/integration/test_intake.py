@@ -9,6 +9,7 @@ import json
 import random
 import re
 import string
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import pytest
 
 from shared.contracts.journey import Role
 from tests.conftest import PASSWORD, Live, Org, run_sync
+from tests.servers import PG_BIN
 
 T = TypeVar("T")
 ALPHABET = "0123456789ABCDEFHJKLMNPRSTUVWXY"
@@ -238,6 +240,21 @@ def _strings(value: Any) -> list[str]:
     return out
 
 
+def _database_contents(live: Live) -> list[tuple[str, bytes]]:
+    url = live.settings.database_url
+    if url is None:
+        files = sorted(p for p in live.settings.data_dir.glob("*.db*") if p.is_file())
+        assert any(p.name == "intake.db" for p in files)
+        return [(p.name, p.read_bytes()) for p in files]
+    dump = subprocess.run(
+        [f"{PG_BIN}/pg_dump", "--data-only", "--dbname", url.replace("postgresql+asyncpg://", "postgresql://")],
+        check=True,
+        capture_output=True,
+    ).stdout
+    assert b"intake" in dump and b"COPY" in dump  # the dump does hold the services' rows
+    return [("the PostgreSQL dump", dump)]
+
+
 def test_no_name_or_identity_code_in_clear_text_in_the_database_temporal_or_events(live: Live) -> None:
     org = live.add_org()
     first, last, code = unique_name(), unique_name(), new_hetu()
@@ -250,13 +267,11 @@ def test_no_name_or_identity_code_in_clear_text_in_the_database_temporal_or_even
     secrets = [first, last, code, code.lower(), code.replace("-", ""), "987 6543", "Pyhtää"]
     secret_bytes = [s.encode() for s in secrets] + [s.encode("utf-16-le") for s in (first, code)]
 
-    # 1. Every database file of the stack (SQLite, with its write-ahead log).
-    files = sorted(p for p in live.settings.data_dir.glob("*.db*") if p.is_file())
-    assert any(p.name == "intake.db" for p in files)
-    for path in files:
-        content = path.read_bytes()
+    # 1. Every database of the stack: the SQLite files (with their write-ahead logs), or a
+    # dump of every schema on PostgreSQL.
+    for name, content in _database_contents(live):
         for s in secret_bytes:
-            assert s not in content, f"{s!r} in clear text in {path.name}"
+            assert s not in content, f"{s!r} in clear text in {name}"
 
     # 2. The journey's Temporal history, payloads decoded.
     async def history() -> dict[str, Any]:

@@ -26,6 +26,49 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/clients/{client_id}/consent"): {"scope": "information_exchange", "party": "kela", "given": True},
     ("POST", "/clients/{client_id}/details"): {"scope": "information_exchange", "party": "kela", "action": "give"},
     ("PUT", "/api/v1/clients/{client_id}/match-profile"): {"fields": ["I"], "areas": ["Kotka"], "hours_max": 30},
+    # services/coaching plans, assessments, feedback, final report (helper A2)
+    ("PUT", "/api/v1/clients/{client_id}/job-search-plan"): {"target_jobs": ["Varasto"]},
+    ("PUT", "/api/v1/clients/{client_id}/disclosure-plan"): {"a": {"discussed": True, "discussed_on": "2026-01-05"}},
+    ("POST", "/api/v1/clients/{client_id}/benefits-counselling"): {"given_on": "2026-01-05", "topics": ["other"]},
+    ("POST", "/api/v1/clients/{client_id}/assessments"): {
+        "kind": "start",
+        "assessed_on": "2026-01-05",
+        "work_ability": 5,
+        "self_efficacy_items": [2] * 10,
+    },
+    ("POST", "/api/v1/clients/{client_id}/feedback"): {"answered_on": "2026-01-05", "answers": {"goals_clearer": 4}},
+    ("PUT", "/api/v1/clients/{client_id}/final-report"): {"summary": "Yhteenveto"},
+    ("POST", "/api/v1/clients/{client_id}/final-report/client-comments"): {
+        "commented_on": "2026-01-05",
+        "comment": "Hyvä",
+    },
+    ("POST", "/api/v1/clients/{client_id}/final-report/approve"): {},
+    ("POST", "/api/v1/clients/{client_id}/final-report/sent-to-referrer"): {"sent_on": "2026-01-05"},
+    ("POST", "/clients/{client_id}/plans"): {"form": "job_search", "target_jobs": "Varasto"},
+    ("POST", "/clients/{client_id}/assessments"): {"form": "feedback", "answered_on": "2026-01-05"},
+    ("POST", "/clients/{client_id}/final-report"): {"action": "save", "summary": "Yhteenveto"},
+    # services/coaching/records.py and record_pages.py (helper A1)
+    ("POST", "/api/v1/clients/{client_id}/meetings"): {
+        "occurred_at": "2026-01-05T10:00:00Z",
+        "duration_minutes": 30,
+        "place": "office",
+        "participants": ["client"],
+    },
+    ("PUT", "/api/v1/clients/{client_id}/profile"): {"preferred_hours_per_week": 20},
+    ("POST", "/api/v1/clients/{client_id}/team"): {"role": "te_expert", "name": "Tiina"},
+    ("POST", "/api/v1/clients/{client_id}/team/meetings"): {
+        "held_on": "2026-01-05",
+        "participant_ids": ["00000000-0000-0000-0000-000000000000"],
+    },
+    ("POST", "/clients/{client_id}/meetings"): {
+        "date": "2026-01-05",
+        "time": "10:00",
+        "duration_minutes": "30",
+        "place": "office",
+        "participants": "client",
+    },
+    ("POST", "/clients/{client_id}/profile"): {"preferred_hours_per_week": "20"},
+    ("POST", "/clients/{client_id}/team"): {"form": "member", "role": "te_expert", "name": "Tiina"},
 }
 
 
@@ -55,6 +98,10 @@ def test_other_organisations_client_is_404(live: Live, method: str, path: str, r
     org_b = live.add_org()
     client_id = live.register_client(org_a, "Venla", "Heikkinen")["client_id"]
     url = path.replace("{client_id}", client_id)
+    if "{member_id}" in url:  # a member of the client's team (services/coaching/records.py)
+        with live.http(live.username(org_a, Role.COACH)) as http:
+            member = http.post(f"/api/v1/clients/{client_id}/team", json={"role": "te_expert", "name": "Tiina"})
+        url = url.replace("{member_id}", member.json()["id"])
     assert not re.search(r"{\w+}", url), f"{path}: add the other path parameters to this test"
     body = EXAMPLE_BODIES.get((method, path))
     if method in ("POST", "PUT", "PATCH"):

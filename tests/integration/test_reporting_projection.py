@@ -103,6 +103,21 @@ async def test_each_event_counts_once(db: Database) -> None:
     assert outcomes.job_starts.first == 3 and outcomes.job_starts.later == 0
 
 
+async def test_concurrent_batches_of_one_organisation_keep_one_watermark(db: Database) -> None:
+    # Consumers of several streams apply batches of the same organisation at once: the
+    # watermark must neither collide on its key nor lose counts (PostgreSQL).
+    org = uuid.uuid4()
+    raws = _raw(cohort(org, uuid.uuid4(), {"employed": 4, "discontinued": 4}))
+    newest = max(datetime.fromisoformat(r["occurred_at"]) for r in raws)
+    chunks = [raws[i::6] for i in range(6)]
+    results = await asyncio.gather(*(apply_batch(db, chunk) for chunk in chunks))
+    assert sum(r.applied for r in results) == len(raws)
+    async with db.session(organisation_id=org) as s:
+        mark = (await s.execute(select(Watermark).where(Watermark.organisation_id == org))).scalar_one()
+    assert mark.events == len(raws)
+    assert mark.occurred_at == newest
+
+
 async def test_unknown_and_invalid_events_are_skipped_not_retried(db: Database) -> None:
     org = uuid.uuid4()
     envelope = {"organisation_id": str(org), "region_id": "r", "occurred_at": NOW.isoformat()}

@@ -5,6 +5,8 @@ second run erases nothing more; lifting the hold lets the next run erase."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +31,9 @@ from workflows.retention import RetentionSweep, SweepInput, SweepResult, activit
 
 T = TypeVar("T")
 PERIOD_S = 10
+# The gap between the due and the recent closes in the main test; half of it is the margin
+# the sweep's start has on a loaded machine.
+GAP_S = 12
 HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
 
@@ -273,13 +278,20 @@ def test_retention_erases_due_journeys_only_and_keeps_statistics(live: Live, org
     close(live, org, held, "education")
     wait_closed_in_intake(live, due)
     wait_closed_in_intake(live, held)
-    time.sleep(PERIOD_S + 1)
-    close(live, org, recent, "discontinued")  # closed now: inside its period at the sweep
+    time.sleep(GAP_S)
+    recent_closed = time.time()  # the close's event time is this or later
+    close(live, org, recent, "discontinued")
     wait_closed_in_intake(live, recent)
     # Reporting has counted the three closes before the "before" figures.
     before = wait_for(lambda: (f := outcome_figures(live, org))["closed"] == 3 and f)
 
-    result = sweep(live, org)
+    def period() -> int:
+        """A period ending GAP_S / 2 after the recent close: the first two closes (at least
+        GAP_S earlier) are past it, the recent one is inside it while the sweep starts
+        within GAP_S / 2 seconds."""
+        return int(time.time() - recent_closed) + GAP_S // 2
+
+    result = sweep(live, org, period())
 
     assert result.erased == 1 and result.due == 1 and result.held == 1, result
     assert result.rows["intake"] >= 1 and result.rows["coaching"] >= 1 and result.rows["employer"] >= 1
@@ -292,7 +304,7 @@ def test_retention_erases_due_journeys_only_and_keeps_statistics(live: Live, org
     assert outcome_figures(live, org) == before
 
     # A second run erases nothing more and fails nothing.
-    again = sweep(live, org)
+    again = sweep(live, org, period())
     assert again.erased == 0 and again.due == 0 and again.held == 1, again
     assert_erased(live, org, due, ("Ulla", "Poistettava"))
 
@@ -316,12 +328,12 @@ def test_reopened_journey_is_not_erased_even_if_intake_lags(live: Live, org: Org
     add_records(live, org, client_id, "reopen-note")
     close(live, org, client_id, "sick_leave")
     wait_closed_in_intake(live, client_id)
+    closed_at = intake_row(live, client_id).journey_event_at
     time.sleep(PERIOD_S + 1)
     with live.http(live.username(org, Role.COACH)) as http:
         r = http.post(f"/api/v1/journeys/{client_id}/moves", json={"action": "reopen"})
         assert r.status_code == 200, r.text
     # Simulate intake lagging: its record still says CLOSED at the old time.
-    row = intake_row(live, client_id)
 
     async def force_closed() -> None:
         db = Database(live.settings, "intake")
@@ -330,7 +342,7 @@ def test_reopened_journey_is_not_erased_even_if_intake_lags(live: Live, org: Org
                 c = await s.get(Client, uuid.UUID(client_id))
                 assert c is not None
                 c.journey_status = "CLOSED"
-                c.journey_event_at = row.journey_event_at
+                c.journey_event_at = closed_at
         finally:
             await db.dispose()
 
@@ -409,7 +421,7 @@ def test_erase_and_export_functions_on_sqlite_and_postgresql(db_settings: Settin
     keys = load_keys(db_settings)
     cipher = FieldCipher(keys)
     org, other_org, author = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    subject, bystander = uuid.uuid4(), uuid.uuid4()
+    subject, bystander, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
     def client_row(organisation: uuid.UUID, client_id: uuid.UUID, first: str, last: str, code: str) -> Client:
         s = intake_store.client_sealer(cipher, client_id)
@@ -460,7 +472,7 @@ def test_erase_and_export_functions_on_sqlite_and_postgresql(db_settings: Settin
                 "intake": [
                     client_row(org, subject, "Eeva", "Erased", hetu(1)),
                     client_row(org, bystander, "Olli", "Other", hetu(2)),
-                    client_row(other_org, subject, "Toinen", "Org", hetu(3)),  # same id, another org
+                    client_row(other_org, stranger, "Toinen", "Org", hetu(1)),  # same code, another org
                 ],
                 "coaching": [meeting(org, subject, "eeva-note"), meeting(org, bystander, "olli-note")],
                 "employer": [profile(org, subject, "eeva-interest"), profile(org, bystander, "olli-interest")],
@@ -504,7 +516,8 @@ def test_erase_and_export_functions_on_sqlite_and_postgresql(db_settings: Settin
             async with dbs["intake"].session(organisation_id=org) as s:
                 assert await intake_store.client_by_hetu(s, intake_store.hetu_index(keys, org, hetu(1))) is None
             # The bystander and the other organisation's client are untouched.
-            for organisation, client_id, last in ((org, bystander, "Other"), (other_org, subject, "Org")):
+            assert await intake.export_client(dbs["intake"], cipher, other_org, subject) is None
+            for organisation, client_id, last in ((org, bystander, "Other"), (other_org, stranger, "Org")):
                 kept = await intake.export_client(dbs["intake"], cipher, organisation, client_id)
                 assert kept is not None and kept["client"]["last_name"] == last and kept["erased_at"] is None
             kept_rows = await coaching.export_client(dbs["coaching"], cipher, org, bystander)
@@ -521,3 +534,23 @@ def test_erase_and_export_functions_on_sqlite_and_postgresql(db_settings: Settin
                 await db.dispose()
 
     run_sync(go())
+
+
+def test_cli_schedules_and_runs_on_the_live_worker(live: Live) -> None:
+    """``polku retention schedule`` and ``run`` against the stack's own worker (the
+    default period of 10 years: a journey closed now is a candidate, not due)."""
+    org = live.add_org()
+    client_id = register(live, org, "Komento", "Rivi", uuid.uuid4().int)
+    close(live, org, client_id, "education")
+    wait_closed_in_intake(live, client_id)
+    polku = [sys.executable, "-m", "polku", "retention"]
+    done = subprocess.run([*polku, "schedule"], env=live.env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert schedule_id(live.settings) in done.stdout
+    done = subprocess.run(
+        [*polku, "run", "--org", str(org.id)], env=live.env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = SweepResult.model_validate_json(done.stdout)
+    assert result.candidates == 1 and result.due == 0 and result.erased == 0
+    assert intake_row(live, client_id).erased_at is None

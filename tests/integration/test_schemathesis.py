@@ -24,8 +24,8 @@ from shared.routes import iter_routes
 from shared.settings import SERVICES
 from tests.conftest import PASSWORD, Live, Org
 
-MAX_EXAMPLES = 6
-BUDGET_S = 25.0
+MAX_EXAMPLES = 4
+BUDGET_S = 45.0
 # Roles tried first when an operation lets several in (they see the most).
 PREFERENCE = (Role.COACH, Role.TEAM_LEAD, Role.EMPLOYER_COORDINATOR, Role.ORG_ADMIN, Role.AUDITOR, Role.REGION_ANALYST)
 # Operations that would end the caller's own token: covered by tests/integration/test_sessions.py.
@@ -111,7 +111,7 @@ def test_the_api_keeps_its_schema(live: Live, tokens: dict[Role, str], service: 
 
         try:
             calls += _fuzz(operation, live.base_url, headers)
-        except Exception as exc:  # noqa: BLE001 - collected, reported together below
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collected, reported together below
             failures.append(f"{' '.join(key)} as {role}: {type(exc).__name__}: {str(exc)[:1500]}")
 
     assert not failures, f"{service}: {len(failures)} operations failed\n" + "\n\n".join(failures)

@@ -170,6 +170,13 @@ def test_actors_are_named_and_listed_once() -> None:
     assert [a.actor_id for a in actors].count(COACH) == 1 and {a.actor_id for a in actors} == {COACH, LEAD}
 
 
+def test_purposes_read_as_words_in_each_language() -> None:
+    assert at.purpose_text("complaint:DNRO-1/2026", "fi") == "Kantelu tai muistutus palvelusta (DNRO-1/2026)"
+    assert at.purpose_text("supervision", "sv") == "Tillsyn över behandlingen av klientuppgifter"
+    assert at.purpose_text("a coach's search for assignment", "en") == "a coach's search for assignment"
+    assert at.purpose_text(None, "fi") == ""
+
+
 def test_purpose_is_a_code_and_a_case_reference_without_spaces() -> None:
     assert at.AuditPurpose(code="complaint", case_reference="DNRO-2026/12").text() == "complaint:DNRO-2026/12"
     assert at.AuditPurpose(code="supervision").text() == "supervision"

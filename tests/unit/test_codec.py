@@ -229,6 +229,22 @@ async def test_codec_takes_the_organisation_from_the_serialisation_context(tmp_p
     assert await root.decode([sealed]) == [plain()]  # decoding needs no context
 
 
+async def test_data_converter_copies_per_organisation_are_made_once(tmp_path: Path) -> None:
+    dc = data_converter(cipher(tmp_path))
+    a1, a2, b = (
+        dc.with_context(journey_ctx(ORG_A)),
+        dc.with_context(journey_ctx(ORG_A)),
+        dc.with_context(journey_ctx(ORG_B)),
+    )
+    assert a1 is a2 and a1 is not b and a1 is not dc
+    assert a1.with_context(journey_ctx(ORG_B)) is b and b.with_context(journey_ctx(ORG_A)) is a1
+    assert dc.with_context(WorkflowSerializationContext("default", "bench-noop-1")) is dc
+    assert a1.payload_converter is dc.payload_converter  # the pydantic converter (and its caches) is shared
+    for conv, org in ((a1, ORG_A), (b, ORG_B)):
+        (sealed,) = await conv.encode(["x"])
+        assert sealed.metadata[META_ORG] == org.encode()
+
+
 async def test_data_converter_encrypts_journey_inputs_and_failures(tmp_path: Path) -> None:
     c = cipher(tmp_path)
     dc = data_converter(c)
