@@ -32,6 +32,28 @@ def schedule(
     typer.echo(f"schedule {asyncio.run(go())}: every {every_hours:g} h")
 
 
+@app.command("years")
+def years(
+    org: Annotated[uuid.UUID, typer.Argument(help="organisation id")],
+    value: Annotated[int, typer.Argument(help="years a closed journey's personal data is kept", min=1, max=100)],
+) -> None:
+    """Set an organisation's retention period in years (10 by default)."""
+    from shared.db import Database
+    from shared.retention import set_retention_years
+
+    async def go() -> bool:
+        db = Database(get_settings(), "platform", immediate=True)
+        try:
+            return await set_retention_years(db, org, value)
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(go()):
+        typer.echo(f"polku: no organisation {org}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"organisation {org}: retention {value} years")
+
+
 @app.command("run")
 def run(
     limit: Annotated[int, typer.Option(help="journeys erased at most", min=1, max=10_000)] = 500,

@@ -49,28 +49,29 @@ def add_years(moment: datetime, years: int) -> datetime:
         return (moment + timedelta(days=1)).replace(year=moment.year + years)
 
 
-def retention_ends(closed_at: datetime, years: int, override_s: int | None = None) -> datetime:
-    """When the retention period of a journey closed at ``closed_at`` ends.
+def retention_ends(closed_at: datetime, years: int, year_s: int | None = None) -> datetime:
+    """When the retention period (``years``) of a journey closed at ``closed_at`` ends.
 
-    ``override_s`` (``POLKU_RETENTION_PERIOD_S``) replaces the years with seconds: tests."""
+    ``year_s`` (``POLKU_RETENTION_YEAR_S``): a retention year lasts this many seconds
+    instead of a calendar year, so tests shorten every organisation's period alike."""
     if closed_at.tzinfo is None:
         raise ValueError("closed_at must be timezone-aware")
-    if override_s is not None:
-        if override_s < 0:
-            raise ValueError("the retention period cannot be negative")
-        return closed_at + timedelta(seconds=override_s)
     if not MIN_RETENTION_YEARS <= years <= MAX_RETENTION_YEARS:
         raise ValueError(f"retention years must be {MIN_RETENTION_YEARS}..{MAX_RETENTION_YEARS}, not {years}")
+    if year_s is not None:
+        if year_s <= 0:
+            raise ValueError("a retention year must last a positive number of seconds")
+        return closed_at + timedelta(seconds=years * year_s)
     return add_years(closed_at, years)
 
 
-def is_due(closed_at: datetime, now: datetime, years: int, *, held: bool, override_s: int | None = None) -> bool:
+def is_due(closed_at: datetime, now: datetime, years: int, *, held: bool, year_s: int | None = None) -> bool:
     """Whether a journey closed at ``closed_at`` is due for erasure at ``now``.
 
     Due once the period has fully passed (strictly after its end); never under a hold."""
     if held:
         return False
-    return now > retention_ends(closed_at, years, override_s)
+    return now > retention_ends(closed_at, years, year_s)
 
 
 def due_journeys(
@@ -78,7 +79,7 @@ def due_journeys(
     now: datetime,
     years_by_org: Mapping[uuid.UUID, int],
     held: set[tuple[uuid.UUID, uuid.UUID]],
-    override_s: int | None = None,
+    year_s: int | None = None,
 ) -> list[ClosedJourney]:
     """The journeys due at ``now``, oldest close first. ``years_by_org``: each
     organisation's period (missing: the default); ``held``: (organisation, client) pairs
@@ -91,7 +92,7 @@ def due_journeys(
             now,
             years_by_org.get(j.organisation_id, DEFAULT_RETENTION_YEARS),
             held=(j.organisation_id, j.client_id) in held,
-            override_s=override_s,
+            year_s=year_s,
         )
     ]
     return sorted(due, key=lambda j: (j.closed_at, str(j.client_id)))
@@ -104,6 +105,18 @@ async def retention_years_by_org(platform: Database) -> dict[uuid.UUID, int]:
     async with platform.session() as session:
         rows = (await session.execute(select(Organisation.id, Organisation.retention_years))).all()
     return {org: int(years) for org, years in rows}
+
+
+async def set_retention_years(platform: Database, organisation_id: uuid.UUID, years: int) -> bool:
+    """Set an organisation's retention period; False when there is no such organisation."""
+    if not MIN_RETENTION_YEARS <= years <= MAX_RETENTION_YEARS:
+        raise ValueError(f"retention years must be {MIN_RETENTION_YEARS}..{MAX_RETENTION_YEARS}, not {years}")
+    async with platform.session() as session, session.begin():
+        org = await session.get(Organisation, organisation_id)
+        if org is None:
+            return False
+        org.retention_years = years
+    return True
 
 
 async def held_clients(platform: Database) -> set[tuple[uuid.UUID, uuid.UUID]]:

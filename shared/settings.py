@@ -103,8 +103,8 @@ class Settings(BaseSettings):
     follow_along_monthly_s: int = 30 * 86400
     silence_outreach_s: int = 30 * 86400
     journey_history_limit: int = 10_000
-    retention_period_s: int | None = Field(
-        None, description="Overrides every organisation's retention period (seconds); tests shorten it"
+    retention_year_s: int | None = Field(
+        None, description="Seconds a retention year lasts (organisations.retention_years); unset: calendar years. Tests"
     )
 
     @property

@@ -133,7 +133,7 @@ class Live:
             return body
 
 
-def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path, timeout: float = 60) -> None:
+def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], logs: Path, timeout: float = 150) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:

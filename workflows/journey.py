@@ -7,6 +7,8 @@ Shape, chosen for throughput (see bench/journeys.py):
   publishes queued events in batches through a local activity (retried; each event's id
   comes from ``workflow.uuid4()`` and is JetStream's de-duplication id) and sleeps until
   the next reminder. An update, its events and the publish land in one workflow task.
+- One timer waits for the next reminder and is kept across moves (KEEP_TIMER_PATCH): a
+  move that brings no reminder earlier adds no TimerCanceled/TimerStarted events.
 - It continues as new from the main loop, carrying the whole state.
 """
 
@@ -145,8 +147,8 @@ class ClientJourney:
             if self._pending and self._publish_after is not None:
                 nxt = self._publish_after if nxt is None else min(nxt, self._publish_after)
             if workflow.patched(KEEP_TIMER_PATCH):
-                # One timer, kept while the next due time stays the same: most moves
-                # change no reminder, and then add no TimerCanceled/TimerStarted.
+                # One timer, kept across moves (see _set_timer): most moves then add
+                # no TimerCanceled/TimerStarted to the history.
                 self._set_timer(nxt)
                 await workflow.wait_condition(lambda: self._dirty or self._timer_fired)
                 continue
@@ -159,13 +161,19 @@ class ClientJourney:
                 await workflow.wait_condition(lambda: self._dirty, timeout=timeout)
 
     def _set_timer(self, due: datetime | None) -> None:
-        """Make the loop's timer fire at ``due`` (None: no timer), reusing the running one."""
+        """Have the loop woken at ``due`` (None: nothing due), keeping the running timer
+        unless it would fire too late.
+
+        A timer that fires before anything is due costs one wake-up that finds nothing
+        and starts the next timer; cancelling and restarting on every change would cost
+        two history events per move instead.
+        """
         if self._timer_fired:
             self._timer, self._timer_due, self._timer_fired = None, None, False
-        if due == self._timer_due and (due is None) == (self._timer is None):
-            return
-        if self._timer is not None:
-            self._timer.cancel()  # TimerCanceled
+        if self._timer is not None and self._timer_due is not None:
+            if due is None or self._timer_due <= due:
+                return
+            self._timer.cancel()  # TimerCanceled: ``due`` is earlier
             self._timer = None
         self._timer_due = due
         if due is not None:

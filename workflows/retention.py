@@ -204,9 +204,9 @@ class RetentionActivities:
         finally:
             await intake_db.dispose()
             await platform.dispose()
-        override = settings.retention_period_s
-        unheld = rules.due_journeys(candidates, inp.now, years, set(), override)
-        due = rules.due_journeys(candidates, inp.now, years, holds, override)
+        year_s = settings.retention_year_s
+        unheld = rules.due_journeys(candidates, inp.now, years, set(), year_s)
+        due = rules.due_journeys(candidates, inp.now, years, holds, year_s)
         confirmed: list[DueClient] = []
         reopened = 0
         for journey in due:
@@ -220,7 +220,7 @@ class RetentionActivities:
                 inp.now,
                 years.get(journey.organisation_id, rules.DEFAULT_RETENTION_YEARS),
                 held=False,
-                override_s=override,
+                year_s=year_s,
             ):
                 reopened += 1
                 continue

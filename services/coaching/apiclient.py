@@ -7,7 +7,9 @@ owning service checks the role, the organisation and writes the audit record.
 
 from __future__ import annotations
 
+import ssl
 import uuid
+from functools import cache
 from types import TracebackType
 from typing import Any, Self
 
@@ -22,6 +24,11 @@ JSON = dict[str, Any]
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # Tests may put an httpx transport here (e.g. httpx.ASGITransport) to skip the network.
 TRANSPORT_STATE = "polku_api_transport"
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # the same trust as httpx's default
 
 
 class ApiError(Exception):
@@ -57,6 +64,7 @@ class ApiClient:
             transport=transport,
             timeout=timeout,
             follow_redirects=False,
+            verify=_tls_context(),  # built once: httpx builds a new one per client (~100 ms)
         )
 
     async def __aenter__(self) -> Self:

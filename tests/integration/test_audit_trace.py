@@ -133,7 +133,9 @@ def scenario(live: Live) -> Scenario:
 def test_the_trace_merges_every_move_event_and_view_with_actors(live: Live, scenario: Scenario) -> None:
     org, cid = scenario.org, scenario.client_id
     coach, lead, aud = (str(org.users[r.value]) for r in (Role.COACH, Role.TEAM_LEAD, Role.AUDITOR))
+    started = time.perf_counter()
     trace = get_trace(live, scenario)
+    print(f"\ntrace of {len(trace['entries'])} entries in {time.perf_counter() - started:.2f} s")
     entries = trace["entries"]
     assert trace["client_id"] == cid and trace["workflow_id"] == f"journey-{org.id}-{cid}"
     assert trace["workflow_available"] and trace["events_complete"]
@@ -293,6 +295,7 @@ def test_the_pdf_export(live: Live, scenario: Scenario) -> None:
     assert r.headers["content-type"] == "application/pdf"
     assert r.content.startswith(b"%PDF") and len(r.content) > 2000
     assert seconds < 30
+    print(f"\ntrace PDF export: {len(r.content)} bytes in {seconds:.2f} s")
     assert any(rec.action == "audit.trace.export.pdf" for rec in records(live, scenario.org))
 
 

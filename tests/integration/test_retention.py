@@ -30,10 +30,9 @@ from workflows.client import connect
 from workflows.retention import RetentionSweep, SweepInput, SweepResult, activities_for, schedule_id
 
 T = TypeVar("T")
-PERIOD_S = 10
-# The gap between the due and the recent closes in the main test; half of it is the margin
-# the sweep's start has on a loaded machine.
-GAP_S = 12
+# A retention "year" of 4 s (POLKU_RETENTION_YEAR_S): an organisation keeping 1 year
+# erases after 4 s, one keeping 100 years after 400 s (not during the test).
+YEAR_S = 4
 HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
 
@@ -67,10 +66,10 @@ def wait_for(predicate: Callable[[], T | None], timeout: float = 30.0) -> T:
         time.sleep(0.2)
 
 
-def sweep(live: Live, org: Org, period_s: int | None = PERIOD_S) -> SweepResult:
-    """One retention run on its own worker (shortened period), scoped to ``org`` so other
-    tests' closed journeys in the shared stack are left alone."""
-    settings = live.settings.model_copy(update={"retention_period_s": period_s})
+def sweep(live: Live, *orgs: Org) -> SweepResult:
+    """One retention run on its own worker (retention years of YEAR_S seconds), scoped to
+    ``orgs`` so other tests' closed journeys in the shared stack are left alone."""
+    settings = live.settings.model_copy(update={"retention_year_s": YEAR_S})
 
     async def go() -> SweepResult:
         client = await connect(settings)
@@ -84,12 +83,19 @@ def sweep(live: Live, org: Org, period_s: int | None = PERIOD_S) -> SweepResult:
         ):
             return await client.execute_workflow(
                 RetentionSweep.run,
-                SweepInput(organisation_ids=[org.id]),
+                SweepInput(organisation_ids=[o.id for o in orgs]),
                 id=f"retention-test-{uuid.uuid4().hex[:8]}",
                 task_queue=queue,
             )
 
     return run_sync(go())
+
+
+def set_years(live: Live, org: Org, years: int) -> None:
+    """An organisation's retention period, through ``polku retention years``."""
+    cmd = [sys.executable, "-m", "polku", "retention", "years", str(org.id), str(years)]
+    done = subprocess.run(cmd, env=live.env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def register(live: Live, org: Org, first: str, last: str, seed: int) -> str:
@@ -259,41 +265,48 @@ def assert_erased(live: Live, org: Org, client_id: str, names: tuple[str, str]) 
 
 @pytest.fixture(scope="module")
 def org(live: Live) -> Org:
-    return live.add_org()
+    """An organisation keeping closed journeys 1 retention year (YEAR_S seconds here)."""
+    org = live.add_org()
+    set_years(live, org, 1)
+    return org
 
 
 def test_retention_erases_due_journeys_only_and_keeps_statistics(live: Live, org: Org) -> None:
+    """``org`` keeps 1 year, ``keeper`` 100: after a few seconds the journey closed in
+    ``org`` is past its period, the one closed at the same time in ``keeper`` is not."""
+    keeper = live.add_org()
+    set_years(live, keeper, 100)
     seed = uuid.uuid4().int
     due = register(live, org, "Ulla", "Poistettava", seed)
     held = register(live, org, "Hilkka", "Pidossa", seed + 1)
-    recent = register(live, org, "Reijo", "Tuore", seed + 2)
-    active = register(live, org, "Aktiivi", "Asiakas", seed + 3)
-    for client_id, note in ((due, "due-note"), (held, "held-note"), (recent, "recent-note"), (active, "active-note")):
-        add_records(live, org, client_id, note)
+    active = register(live, org, "Aktiivi", "Asiakas", seed + 2)
+    recent = register(live, keeper, "Reijo", "Tuore", seed + 3)
+    for o, client_id, note in (
+        (org, due, "due-note"),
+        (org, held, "held-note"),
+        (org, active, "active-note"),
+        (keeper, recent, "recent-note"),
+    ):
+        add_records(live, o, client_id, note)
     add_placement(live, org, due, "Ullan kahvila-apulainen")
     with live.http(live.username(org, Role.AUDITOR)) as http:
         r = http.post(f"/api/v1/clients/{held}/legal-hold", json={"case_reference": "HO-123/2026"})
         assert r.status_code == 201, r.text
     close(live, org, due, "employed")
     close(live, org, held, "education")
-    wait_closed_in_intake(live, due)
-    wait_closed_in_intake(live, held)
-    time.sleep(GAP_S)
-    recent_closed = time.time()  # the close's event time is this or later
-    close(live, org, recent, "discontinued")
-    wait_closed_in_intake(live, recent)
-    # Reporting has counted the three closes before the "before" figures.
-    before = wait_for(lambda: (f := outcome_figures(live, org))["closed"] == 3 and f)
+    close(live, keeper, recent, "discontinued")
+    for client_id in (due, held, recent):
+        wait_closed_in_intake(live, client_id)
+    # Reporting has counted the closes before the "before" figures.
+    before = {
+        "org": wait_for(lambda: (f := outcome_figures(live, org))["closed"] == 2 and f),
+        "keeper": wait_for(lambda: (f := outcome_figures(live, keeper))["closed"] == 1 and f),
+    }
+    time.sleep(YEAR_S + 1)
 
-    def period() -> int:
-        """A period ending GAP_S / 2 after the recent close: the first two closes (at least
-        GAP_S earlier) are past it, the recent one is inside it while the sweep starts
-        within GAP_S / 2 seconds."""
-        return int(time.time() - recent_closed) + GAP_S // 2
+    result = sweep(live, org, keeper)
 
-    result = sweep(live, org, period())
-
-    assert result.erased == 1 and result.due == 1 and result.held == 1, result
+    assert result.candidates == 3 and result.erased == 1 and result.due == 1 and result.held == 1, result
     assert result.rows["intake"] >= 1 and result.rows["coaching"] >= 1 and result.rows["employer"] >= 1
     placements = db_rows(live, "employer", "SELECT job_title FROM placements WHERE client_id = :c", c=due)
     assert len(placements) == 1, "the placement's facts stay for the employer's history"
@@ -301,25 +314,24 @@ def test_retention_erases_due_journeys_only_and_keeps_statistics(live: Live, org
     assert_intact(live, held, "Pidossa")
     assert_intact(live, recent, "Tuore")
     assert_intact(live, active, "Asiakas")
-    assert outcome_figures(live, org) == before
+    assert {"org": outcome_figures(live, org), "keeper": outcome_figures(live, keeper)} == before
 
     # A second run erases nothing more and fails nothing.
-    again = sweep(live, org, period())
+    again = sweep(live, org, keeper)
     assert again.erased == 0 and again.due == 0 and again.held == 1, again
     assert_erased(live, org, due, ("Ulla", "Poistettava"))
 
-    # Lifting the hold lets the next run erase; with a period of 1 s the recent one is
-    # due too.
+    # Lifting the hold lets the next run erase; so does shortening keeper's period.
     with live.http(live.username(org, Role.ORG_ADMIN)) as http:
         r = http.delete(f"/api/v1/clients/{held}/legal-hold")
         assert r.status_code == 200 and r.json()["active"] is False, r.text
-    time.sleep(1.5)
-    last = sweep(live, org, period_s=1)
+    set_years(live, keeper, 1)
+    last = sweep(live, org, keeper)
     assert last.erased == 2 and last.held == 0, last
     assert_erased(live, org, held, ("Hilkka", "Pidossa"))
-    assert_erased(live, org, recent, ("Reijo", "Tuore"))
+    assert_erased(live, keeper, recent, ("Reijo", "Tuore"))
     assert_intact(live, active, "Asiakas")
-    assert outcome_figures(live, org) == before
+    assert {"org": outcome_figures(live, org), "keeper": outcome_figures(live, keeper)} == before
 
 
 def test_reopened_journey_is_not_erased_even_if_intake_lags(live: Live, org: Org) -> None:
@@ -329,7 +341,7 @@ def test_reopened_journey_is_not_erased_even_if_intake_lags(live: Live, org: Org
     close(live, org, client_id, "sick_leave")
     wait_closed_in_intake(live, client_id)
     closed_at = intake_row(live, client_id).journey_event_at
-    time.sleep(PERIOD_S + 1)
+    time.sleep(YEAR_S + 1)
     with live.http(live.username(org, Role.COACH)) as http:
         r = http.post(f"/api/v1/journeys/{client_id}/moves", json={"action": "reopen"})
         assert r.status_code == 200, r.text

@@ -302,6 +302,7 @@ def test_user_text_is_escaped_and_errors_sit_at_their_field() -> None:
     html = _env("fi").get_template("records/meetings.html").render(**_context("meetings"))
     assert "&lt;script&gt;x&lt;/script&gt;" in html
     assert 'aria-describedby="meeting-duration-error" aria-invalid="true"' in html
+    assert 'min="1" max="1440" inputmode="numeric"' in html  # extra attributes are markup, not text
     assert "Jalkautuva yhteydenotto" in html and "Asiakkaan koti" in html and "Perhe tai läheinen" in html
     team = _env("fi").get_template("records/team.html").render(**_context("team"))
     assert "Tiina &lt;b&gt;TE&lt;/b&gt;" in team and "TE-asiantuntija" in team

@@ -47,10 +47,11 @@ def test_leap_day_closes_into_first_of_march() -> None:
     assert add_years(leap, 4) == datetime(2028, 2, 29, 8, 0, tzinfo=UTC)
 
 
-def test_seconds_override_for_tests() -> None:
-    assert retention_ends(CLOSED, 10, override_s=5) == CLOSED + timedelta(seconds=5)
-    assert is_due(CLOSED, CLOSED + timedelta(seconds=6), 10, held=False, override_s=5)
-    assert not is_due(CLOSED, CLOSED + timedelta(seconds=4), 10, held=False, override_s=5)
+def test_a_year_of_seconds_for_tests_keeps_the_organisations_years() -> None:
+    assert retention_ends(CLOSED, 10, year_s=5) == CLOSED + timedelta(seconds=50)
+    assert retention_ends(CLOSED, 1, year_s=5) == CLOSED + timedelta(seconds=5)
+    assert is_due(CLOSED, CLOSED + timedelta(seconds=6), 1, held=False, year_s=5)
+    assert not is_due(CLOSED, CLOSED + timedelta(seconds=6), 2, held=False, year_s=5)
 
 
 def test_invalid_inputs_raise() -> None:
@@ -61,7 +62,7 @@ def test_invalid_inputs_raise() -> None:
     with pytest.raises(ValueError):
         retention_ends(CLOSED.replace(tzinfo=None), 10)
     with pytest.raises(ValueError):
-        retention_ends(CLOSED, 10, override_s=-1)
+        retention_ends(CLOSED, 10, year_s=0)
 
 
 def test_due_journeys_picks_past_unheld_oldest_first() -> None:
@@ -84,9 +85,10 @@ def test_due_journeys_picks_past_unheld_oldest_first() -> None:
     assert due == [same_id_other_org, older, old, short]
 
 
-def test_due_journeys_with_override_ignores_years() -> None:
-    org = uuid.uuid4()
+def test_due_journeys_with_short_years() -> None:
+    short, long = uuid.uuid4(), uuid.uuid4()
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    j = ClosedJourney(org, uuid.uuid4(), now - timedelta(seconds=10))
-    assert due_journeys([j], now, {org: 10}, set(), override_s=5) == [j]
-    assert due_journeys([j], now, {org: 10}, set(), override_s=20) == []
+    a = ClosedJourney(short, uuid.uuid4(), now - timedelta(seconds=10))
+    b = ClosedJourney(long, uuid.uuid4(), now - timedelta(seconds=10))
+    assert due_journeys([a, b], now, {short: 1, long: 3}, set(), year_s=5) == [a]
+    assert set(due_journeys([a, b], now, {short: 1, long: 3}, set(), year_s=3)) == {a, b}

@@ -7,13 +7,13 @@ Create Date: 2026-11-28
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
-import shared.db  # noqa: F401
+import shared.db
 
-revision: str = 'p1a7session002'
-down_revision: str | None = '059955cec1a2'
+revision: str = "p1a7session002"
+down_revision: str | None = "059955cec1a2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
