@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ import nats
 import pytest
 import pytest_asyncio
 from faststream.nats import NatsBroker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from shared.contracts.events import AnyEvent, Event, JourneyMoved, ReminderDue, parse_event
@@ -461,6 +463,51 @@ async def test_reminders_are_cancelled_and_replanned_on_change(env: Env) -> None
     # A contact re-plans it again (not overdue any more).
     s = await j.milestone("contact_made", place="home")
     assert reminders(s) == {"silence_outreach": False}
+
+
+async def timer_events(j: Journey) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    async for e in j.env.client.get_workflow_handle(j.workflow_id).fetch_history_events():
+        name = EventType.Name(e.event_type)
+        if name.startswith("EVENT_TYPE_TIMER_"):
+            counts[name.removeprefix("EVENT_TYPE_TIMER_")] += 1
+    return counts
+
+
+async def test_moves_keep_the_reminder_timer_unless_a_reminder_comes_earlier(env: Env) -> None:
+    j = await start(env)
+    await j.move("advance")
+    await j.milestone("contact_made", place="community")
+    await j.move("advance")
+    await j.move("step_back")
+    # Moves that bring nothing earlier: the one timer (employer contact, 30 days) stays.
+    assert await timer_events(j) == {"STARTED": 1}
+    # A rest with a review tomorrow: only then is the timer replaced.
+    await j.move("rest", reason=RestReason.OTHER, review_date=date.today() + timedelta(days=1))
+    assert await timer_events(j) == {"STARTED": 2, "CANCELED": 1}
+    # Resuming moves the next reminder later: the earlier timer is kept.
+    await j.move("resume")
+    assert await timer_events(j) == {"STARTED": 2, "CANCELED": 1}
+
+
+async def test_a_kept_timer_that_fires_early_re_arms_for_the_next_reminder(env: Env) -> None:
+    timers = LONG.model_copy(update={"employer_contact_due_s": 2, "silence_outreach_s": 8})
+    j = await start(env, timers)
+    # The employer-contact reminder is resolved: its timer (2 s) is kept and fires early,
+    # finds nothing due, and the loop waits on for the silence reminder (8 s).
+    s = await j.milestone("first_employer_contact")
+    assert set(reminders(s)) == {"silence_outreach"}
+    await eventually(lambda: timer_events(j), lambda c: c["FIRED"] == 1, within=10)
+    print("DEBUG", await timer_events(j), [(e.reminder, e.due_at, e.at) for e in await j.timeline()], s)
+    assert [e for e in await j.timeline() if e.kind == "reminder"] == []
+    s = await eventually(j.state, lambda s: reminders(s) == {"silence_outreach": True}, within=10)
+    timeline = await j.timeline()
+    due = [e for e in timeline if e.kind == "reminder"]
+    assert [e.reminder for e in due] == ["silence_outreach"]
+    assert due[0].due_at is not None and due[0].at >= due[0].due_at
+    assert (await timer_events(j))["FIRED"] == 2
+    await j.settled()
+    assert_events_match_timeline(await j.events(), await j.timeline())
 
 
 async def test_follow_along_contact_schedule(env: Env) -> None:
