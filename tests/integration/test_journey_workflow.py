@@ -491,14 +491,15 @@ async def test_moves_keep_the_reminder_timer_unless_a_reminder_comes_earlier(env
 
 
 async def test_a_kept_timer_that_fires_early_re_arms_for_the_next_reminder(env: Env) -> None:
-    timers = LONG.model_copy(update={"employer_contact_due_s": 2, "silence_outreach_s": 8})
+    timers = LONG.model_copy(update={"employer_contact_due_s": 4, "silence_outreach_s": 10})
     j = await start(env, timers)
-    # The employer-contact reminder is resolved: its timer (2 s) is kept and fires early,
-    # finds nothing due, and the loop waits on for the silence reminder (8 s).
+    await j.settled()
+    assert await timer_events(j) == {"STARTED": 1}  # the employer-contact reminder (4 s)
+    # That reminder is resolved: its timer is kept and fires early, finds nothing due,
+    # and the loop waits on for the silence reminder (10 s).
     s = await j.milestone("first_employer_contact")
     assert set(reminders(s)) == {"silence_outreach"}
-    await eventually(lambda: timer_events(j), lambda c: c["FIRED"] == 1, within=10)
-    print("DEBUG", await timer_events(j), [(e.reminder, e.due_at, e.at) for e in await j.timeline()], s)
+    await eventually(lambda: timer_events(j), lambda c: c["FIRED"] == 1, within=15)
     assert [e for e in await j.timeline() if e.kind == "reminder"] == []
     s = await eventually(j.state, lambda s: reminders(s) == {"silence_outreach": True}, within=10)
     timeline = await j.timeline()
