@@ -67,6 +67,41 @@ class Live:
     logs: Path
     _tokens: dict[str, str] = field(default_factory=dict)
 
+    def rows(self, database: str, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Rows of raw SQL (``?`` placeholders) on one of the stack's databases, on whichever
+        backend it runs (a SQLite file, or the database's schema on PostgreSQL)."""
+        from shared.db import create_engine
+
+        async def go() -> list[dict[str, Any]]:
+            engine = create_engine(self.settings, database, immediate=False)
+            statement = sql
+            if engine.dialect.name != "sqlite":
+                parts = sql.split("?")
+                statement = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+            try:
+                async with engine.connect() as conn:
+                    result = await conn.exec_driver_sql(statement, tuple(args))
+                    return [dict(row._mapping) for row in result]
+            finally:
+                await engine.dispose()
+
+        return run_sync(go())
+
+    def database_bytes(self, database: str) -> bytes:
+        """Everything stored in one of the stack's databases as bytes: the SQLite file with
+        its write-ahead log, or a data dump of its PostgreSQL schema."""
+        url = self.settings.database_url
+        if url is None:
+            path = self.settings.sqlite_path(database)
+            wal = path.with_name(path.name + "-wal")
+            return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+        return subprocess.run(
+            [str(servers.PG_BIN / "pg_dump"), "--data-only", "--schema", database, "--dbname", dsn],
+            check=True,
+            capture_output=True,
+        ).stdout
+
     def http(self, username: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token(username)}"} if username else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)

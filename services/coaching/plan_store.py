@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.coaching import record_store
 from services.coaching.plan_models import (
     CRITERIA,
     FEEDBACK_SURVEY,
@@ -73,21 +74,9 @@ ENCRYPTED: dict[type, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def context(label: str, row_id: uuid.UUID, field: str) -> str:
-    return f"coaching.{label}:{row_id}:{field}"
-
-
-class Sealer:
-    """Encrypts and decrypts the free text of one row."""
-
-    def __init__(self, cipher: FieldCipher, label: str, row_id: uuid.UUID) -> None:
-        self._cipher, self._label, self._id = cipher, label, row_id
-
-    def seal(self, field: str, value: str | None) -> str | None:
-        return self._cipher.encrypt(value, context(self._label, self._id, field))
-
-    def open(self, field: str, stored: str | None) -> str | None:
-        return self._cipher.decrypt(stored, context(self._label, self._id, field))
+class Sealer(record_store.Sealer):
+    """Encrypts and decrypts the free text of one row (same binding as the records'),
+    plus JSON documents."""
 
     def seal_json(self, field: str, value: Any) -> str:
         sealed = self.seal(field, json.dumps(value, ensure_ascii=False, default=str))
@@ -472,6 +461,8 @@ def add_comment(
     session.add(row)
     return row
 
+
+context = record_store.context
 
 __all__ = [
     "CRITERIA",

@@ -18,9 +18,7 @@ owning module registers its encrypted columns (a module-level ``ENCRYPTED = {mod
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,12 +38,9 @@ ContextFn = Callable[[str, uuid.UUID, str], str]
 
 
 def load_models() -> None:
-    """Import every coaching module defining tables (``*models``), so the metadata is whole."""
-    import services.coaching as package
-
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name.endswith("models"):
-            importlib.import_module(f"services.coaching.{info.name}")
+    """Import every coaching module defining tables, so the metadata is whole (as the
+    migrations' env.py does)."""
+    from services.coaching import plan_models, record_models  # noqa: F401
 
 
 def is_personal(column: Column[Any]) -> bool:
@@ -178,28 +173,14 @@ async def _delete_tree(session: AsyncSession, links: list[Link], link: Link, ids
 
 
 def encryption_registry() -> dict[str, tuple[ContextFn, str, tuple[str, ...]]]:
-    """table name -> (context function, label, encrypted columns), from every coaching
-    module that registers them (``ENCRYPTED`` and ``context``)."""
-    import services.coaching as package
+    """table name -> (context function, label, encrypted columns), from the coaching
+    modules that own encrypted tables (each registers ``ENCRYPTED`` and ``context``)."""
+    from services.coaching import plan_store, record_store
 
     registry: dict[str, tuple[ContextFn, str, tuple[str, ...]]] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        if not (info.name.endswith("store") or info.name.endswith("models") or info.name == "plans"):
-            continue
-        try:
-            module = importlib.import_module(f"services.coaching.{info.name}")
-        except Exception:  # noqa: BLE001 - a module being written must not break the export
-            log.warning("coaching module %s not importable for the export", info.name)
-            continue
-        encrypted = getattr(module, "ENCRYPTED", None)
-        context = getattr(module, "context", None)
-        if not isinstance(encrypted, dict) or not callable(context):
-            continue
-        for model, spec in encrypted.items():
-            name = getattr(model, "__tablename__", None)
-            if isinstance(name, str) and isinstance(spec, tuple) and len(spec) == 2:
-                label, columns = spec
-                registry[name] = (context, str(label), tuple(columns))
+    for module in (record_store, plan_store):
+        for model, (label, columns) in module.ENCRYPTED.items():
+            registry[model.__tablename__] = (module.context, label, tuple(columns))
     return registry
 
 

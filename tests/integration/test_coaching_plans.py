@@ -7,7 +7,6 @@ pages."""
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -57,17 +56,12 @@ def problem(r: httpx.Response, status: int) -> dict[str, Any]:
 
 def coaching_rows(live: Live, table: str, client_id: str) -> list[dict[str, Any]]:
     """The raw rows of a coaching table for one client, as stored (ciphertext and all)."""
-    with closing(sqlite3.connect(live.settings.sqlite_path("coaching"))) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(r) for r in db.execute(f"SELECT * FROM {table} WHERE client_id = ?", (client_id,))]
+    return live.rows("coaching", f"SELECT * FROM {table} WHERE client_id = ?", client_id)
 
 
 def coaching_db_bytes(live: Live) -> bytes:
     """Every byte the coaching database holds, the write-ahead log included."""
-    path = live.settings.sqlite_path("coaching")
-    data = path.read_bytes()
-    wal = path.with_name(path.name + "-wal")
-    return data + (wal.read_bytes() if wal.exists() else b"")
+    return live.database_bytes("coaching")
 
 
 def audit_actions(live: Live, org: Org, client_id: str) -> list[str]:

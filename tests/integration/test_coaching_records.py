@@ -6,7 +6,6 @@ validation and the audit trail."""
 from __future__ import annotations
 
 import re
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -62,8 +61,7 @@ def coach(live: Live, org: Org) -> Iterator[httpx.Client]:
 
 
 def _rows(live: Live, sql: str, *args: Any, database: str = "coaching") -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(live.settings.sqlite_path(database))) as db:
-        return list(db.execute(sql, args).fetchall())
+    return [tuple(row.values()) for row in live.rows(database, sql, *args)]
 
 
 def _audit_actions(live: Live, org: Org, client_id: str) -> list[str]:
@@ -118,7 +116,7 @@ def test_a_meeting_is_stored_encrypted_and_reaches_the_journey(
     )
     assert stored.startswith("v1:") and NOTE not in stored and "selkävaivoista" not in stored
     assert org_id == str(org.id)
-    assert NOTE.encode() not in live.settings.sqlite_path("coaching").read_bytes()
+    assert NOTE.encode() not in live.database_bytes("coaching")
 
     # The journey counts the contact: codes and the meeting's id, no notes.
     state = coach.get(f"/api/v1/journeys/{client_id}").json()
@@ -225,7 +223,7 @@ def test_profile_versions_keep_who_changed_what(live: Live, org: Org, coach: htt
     assert [r[0] for r in rows] == [1, 2, 3]
     assert all(r[1].startswith("v1:") and "Tarkka" not in r[1] for r in rows)
     assert rows[1][1] != rows[2][1]  # same text, different ciphertext
-    assert b"Logistiikka" not in live.settings.sqlite_path("coaching").read_bytes()
+    assert b"Logistiikka" not in live.database_bytes("coaching")
 
     actions = _audit_actions(live, org, client_id)
     assert actions.count("records.profile.save") == 3
