@@ -5,6 +5,7 @@ validation and the audit trail."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -422,8 +423,10 @@ def test_meetings_page_records_a_meeting(live: Live, coach_page: httpx.Client, c
     assert r.status_code == 303 and r.headers["location"] == f"{path}?saved=meeting"
     shown = coach_page.get(r.headers["location"]).text
     assert "Tapaaminen kirjattiin." in shown and "Työpaikkakäynti varastolla" in shown and "Työpaikka" in shown
-    assert _rows(live, "SELECT place, participants FROM client_meetings WHERE client_id = ?", client_id) == [
-        ("workplace", '["client", "employer"]')
+    stored = _rows(live, "SELECT place, participants FROM client_meetings WHERE client_id = ?", client_id)
+    # A JSON column: text on SQLite, decoded already on PostgreSQL.
+    assert [(place, json.loads(p) if isinstance(p, str) else p) for place, p in stored] == [
+        ("workplace", ["client", "employer"])
     ]
 
     # Bad input: a translated message at the field, nothing written.
