@@ -260,12 +260,22 @@ def _as_datetime(value: object) -> datetime | None:
     return None
 
 
+# The conventions dates and numbers are formatted in: the users are in Finland, so English
+# pages use British day-month order and the 24-hour clock, not the US defaults of "en";
+# Swedish pages use Finland-Swedish conventions.
+FORMAT_LOCALES: dict[str, str] = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
+
+
+def format_locale(lang: str) -> str:
+    return FORMAT_LOCALES.get(lang, lang)
+
+
 def format_when(value: object, lang: str, fmt: str = "short") -> str:
     """A timestamp (datetime or ISO string) in Finnish time, in the language's format."""
     moment = _as_datetime(value)
     if moment is None:
         return ""
-    return format_datetime(moment, fmt, tzinfo=get_timezone(TIMEZONE), locale=lang)
+    return format_datetime(moment, fmt, tzinfo=get_timezone(TIMEZONE), locale=format_locale(lang))
 
 
 def format_day(value: object, lang: str) -> str:
@@ -278,12 +288,12 @@ def format_day(value: object, lang: str) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(get_timezone(TIMEZONE)).date() if value.tzinfo else value.date()
     if isinstance(value, date):
-        return format_date(value, "short", locale=lang)
+        return format_date(value, "short", locale=format_locale(lang))
     return ""
 
 
 def format_number(value: float, lang: str) -> str:
-    return format_decimal(value, locale=lang)
+    return format_decimal(value, locale=format_locale(lang))
 
 
 # --------------------------------------------------------------------------- Jinja2

@@ -279,3 +279,11 @@ def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         return Settings(data_dir=tmp_path)
     # One database per test keeps tests independent: create it through the admin connection.
     return Settings(data_dir=tmp_path, database_url=fresh_postgres_database(request.getfixturevalue("postgres_url")))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `-m live_stack` selects the tests that run on the whole stack (the `live` fixture),
+    # e.g. to run them again on PostgreSQL with POLKU_TEST_DATABASE=postgresql.
+    for item in items:
+        if "live" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.live_stack)

@@ -649,12 +649,12 @@ async def _fill_rows(
 # --------------------------------------------------------------------------- client
 
 RECORD_PAGES: tuple[tuple[str, str], ...] = (
-    ("meetings", N_("Meeting log")),
-    ("profile", N_("Profile and work history")),
-    ("team", N_("People around the client")),
+    ("meetings", N_("Meetings")),
+    ("profile", N_("Vocational profile")),
+    ("team", N_("Multi-professional team")),
     ("plans", N_("Job search and disclosure plans")),
     ("assessments", N_("Self-assessments and feedback")),
-    ("final-report", N_("Closing report")),
+    ("final-report", N_("Final report")),
 )
 
 
