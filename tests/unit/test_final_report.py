@@ -177,8 +177,8 @@ def test_draft_is_assembled_from_journey_records_plans_and_assessments() -> None
 
 def test_draft_in_english_and_without_client_records() -> None:
     draft = build_draft(_inputs(with_records=False), "en")
-    assert (
-        draft.summary == "Coaching began on 01/09/2025. Phase now: Follow-along support.\n\nThe coaching ended: Employed."
+    assert draft.summary == (
+        "Coaching began on 01/09/2025. Phase now: Follow-along support.\n\nThe coaching ended: Employed."
     )
     assert draft.actions and "meetings" not in draft.actions
     facts = facts_of(_inputs(with_records=False))
