@@ -4,6 +4,8 @@ route tables, so a new route is covered (or fails for want of an example body)."
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 
@@ -69,7 +71,20 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/clients/{client_id}/profile"): {"preferred_hours_per_week": "20"},
     ("POST", "/clients/{client_id}/team"): {"form": "member", "role": "te_expert", "name": "Tiina"},
+    # the client page's journey forms (services/coaching/pages.py)
+    ("POST", "/clients/{client_id}/moves"): {"action": "advance"},
+    ("POST", "/clients/{client_id}/milestones"): {"kind": "job_started", "occurred_at": "2026-01-05"},
+    # legal holds (services/intake/retention_api.py)
+    ("POST", "/api/v1/clients/{client_id}/legal-hold"): {"case_reference": "123/2026"},
 }
+# Auditors state a purpose on every look at a client (services/reporting/audit_*.py).
+AUDIT_QUERY = {"purpose": "supervision"}
+
+
+def _csrf_of(session_cookie: str) -> str:
+    payload = session_cookie.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["csrf"])
 
 
 def client_routes() -> list[tuple[str, str, frozenset[Role]]]:
@@ -103,6 +118,11 @@ def test_other_organisations_client_is_404(live: Live, method: str, path: str, r
             member = http.post(f"/api/v1/clients/{client_id}/team", json={"role": "te_expert", "name": "Tiina"})
         url = url.replace("{member_id}", member.json()["id"])
     assert not re.search(r"{\w+}", url), f"{path}: add the other path parameters to this test"
+    params = AUDIT_QUERY if "/audit/" in path else None
+    if method == "DELETE" and path.endswith("/legal-hold"):  # the owner lifts a hold it placed
+        with live.http(live.username(org_a, Role.AUDITOR)) as http:
+            placed = http.post(path.replace("{client_id}", client_id), json={"case_reference": "1/2026"})
+            assert placed.status_code in (200, 201), placed.text
     body = EXAMPLE_BODIES.get((method, path))
     if method in ("POST", "PUT", "PATCH"):
         assert body is not None, f"add an example body for {method} {path} to EXAMPLE_BODIES"
@@ -112,15 +132,20 @@ def test_other_organisations_client_is_404(live: Live, method: str, path: str, r
         assert role is not None, f"{method} {path} declares no role requirement"
         # The owner's organisation gets an answer (not 404) ...
         with live.http(live.username(org_a, role)) as http:
-            own = http.request(method, url, json=body)
+            own = http.request(method, url, json=body, params=params)
             assert own.status_code != 404, own.text
         # ... the other organisation gets 404, and nothing of the client.
         with live.http(live.username(org_b, role)) as http:
-            r = http.request(method, url, json=body)
+            r = http.request(method, url, json=body, params=params)
     else:
-        own_session = live.browser_session(org_a, Role.COACH)
-        assert own_session.get(url).status_code == 200
-        session = live.browser_session(org_b, Role.COACH)
-        r = session.request(method, url, data=body)
+        page_roles = (Role.COACH, Role.TEAM_LEAD, Role.AUDITOR, Role.ORG_ADMIN)
+        page_role = next((r for r in page_roles if r in roles), Role.COACH)
+        own_session = live.browser_session(org_a, page_role)
+        own = own_session.request(method, url, data=body, params=params)
+        assert own.status_code == 200 if method == "GET" else own.status_code != 404, own.text[:300]
+        session = live.browser_session(org_b, page_role)
+        if body is not None:  # a well-formed post of the other organisation's own session
+            body = {**body, "csrf_token": _csrf_of(session.cookies["polku_session"])}
+        r = session.request(method, url, data=body, params=params)
     assert r.status_code == 404, r.text
     assert "Venla" not in r.text and "Heikkinen" not in r.text
