@@ -126,9 +126,13 @@ async def build_caseload(principal: CaseloadViewer, request: Request) -> Caseloa
     async with ctx.database.session(organisation_id=principal.organisation_id) as session:
         rows = await store.open_journeys(session, principal.organisation_id)
         as_of = await store.data_as_of(session, [principal.organisation_id])
-    staff = {u.id: Staff(u.id, u.username, u.role, u.fte) for u in await ctx.identity.users(principal.organisation_id)}
+    users = await ctx.identity.users(principal.organisation_id)
+    staff = {u.id: Staff(u.id, u.username, u.role, u.fte, u.team_id) for u in users}
+    team_names = {t.id: t.name for t in await ctx.identity.teams(principal.organisation_id)}
     only = principal.user_id if principal.role == Role.COACH else None
-    return reports.caseload_report(principal.organisation_id, rows, staff, as_of, only_coach=only)
+    return reports.caseload_report(
+        principal.organisation_id, rows, staff, as_of, only_coach=only, team_names=team_names
+    )
 
 
 async def build_flow(principal: OrgViewer, period: PeriodDep, request: Request) -> FlowReport:

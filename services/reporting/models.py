@@ -375,11 +375,25 @@ class CaseloadTotals(BaseModel):
     fidelity_score: int | None
 
 
+class TeamCaseload(BaseModel):
+    """One team's coaches together; ``team_id`` None gathers the coaches in no team."""
+
+    team_id: uuid.UUID | None
+    name: str | None
+    coaches: int
+    fte: float
+    capacity: int
+    active_clients: int
+    resting_clients: int
+    per_fte: float | None
+
+
 class CaseloadReport(BaseModel):
     organisation_id: uuid.UUID
     data_as_of: datetime | None
     caseload_per_fte: int = 20
     coaches: list[CoachCaseload]
+    teams: list[TeamCaseload] = []
     totals: CaseloadTotals | None = None
 
 

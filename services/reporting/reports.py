@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,6 +69,7 @@ from services.reporting.models import (
     ReviewOut,
     ReviewSummary,
     Stat,
+    TeamCaseload,
     TimeInPhase,
     TopicCount,
     Transition,
@@ -164,6 +165,36 @@ class Staff:
     username: str
     role: str
     fte: float
+    team_id: uuid.UUID | None = None
+
+
+def team_caseloads(
+    coaches: Sequence[CoachCaseload], staff: Mapping[uuid.UUID, Staff], team_names: Mapping[uuid.UUID, str]
+) -> list[TeamCaseload]:
+    """The coaches' caseloads summed per team, in team-name order; coaches in no team last."""
+    by_team: dict[uuid.UUID | None, list[CoachCaseload]] = defaultdict(list)
+    for coach in coaches:
+        user = staff.get(coach.coach_id)
+        by_team[user.team_id if user else None].append(coach)
+    for named in team_names:
+        by_team.setdefault(named, [])
+    out = []
+    for team_id, members in by_team.items():
+        fte = sum(c.fte for c in members)
+        active = sum(c.active_clients for c in members)
+        out.append(
+            TeamCaseload(
+                team_id=team_id,
+                name=team_names.get(team_id) if team_id else None,
+                coaches=len(members),
+                fte=round(fte, 2),
+                capacity=round(CASELOAD_PER_FTE * fte),
+                active_clients=active,
+                resting_clients=sum(c.resting_clients for c in members),
+                per_fte=round(active / fte, 1) if fte else None,
+            )
+        )
+    return sorted(out, key=lambda t: (t.team_id is None, t.name or ""))
 
 
 def caseload_report(
@@ -172,6 +203,7 @@ def caseload_report(
     staff: Mapping[uuid.UUID, Staff],
     data_as_of: datetime | None,
     only_coach: uuid.UUID | None = None,
+    team_names: Mapping[uuid.UUID, str] | None = None,
 ) -> CaseloadReport:
     by_coach: dict[uuid.UUID, list[Any]] = defaultdict(list)
     for row in rows:
@@ -222,7 +254,12 @@ def caseload_report(
     if only_coach is not None:  # a coach sees their own caseload only
         coaches = [c for c in coaches if c.coach_id == only_coach]
         return CaseloadReport(organisation_id=organisation_id, data_as_of=data_as_of, coaches=coaches)
-    return CaseloadReport(organisation_id=organisation_id, data_as_of=data_as_of, coaches=coaches, totals=totals)
+    # Teams sum their coaches (a lead's own caseload, if any, counts under their coach row only).
+    holding = [c for c in coaches if staff.get(c.coach_id) is None or staff[c.coach_id].role == "coach"]
+    teams = team_caseloads(holding, staff, team_names or {})
+    return CaseloadReport(
+        organisation_id=organisation_id, data_as_of=data_as_of, coaches=coaches, teams=teams, totals=totals
+    )
 
 
 # --------------------------------------------------------------------------- journey flow

@@ -124,6 +124,33 @@ def caseload(r: CaseloadReport, lang: str) -> Tables:
         ],
     )
     tables = [coaches]
+    if r.teams:
+        tables.append(
+            Table(
+                title=_("Caseload per team"),
+                columns=[
+                    Column(label=_("Team")),
+                    Column(label=_("Coaches"), kind="int"),
+                    Column(label=_("FTE"), kind="number"),
+                    Column(label=_("Capacity"), kind="int"),
+                    Column(label=_("Active clients"), kind="int"),
+                    Column(label=_("Resting clients"), kind="int"),
+                    Column(label=_("Active clients per FTE"), kind="number"),
+                ],
+                rows=[
+                    [
+                        t.name or _("No team"),
+                        t.coaches,
+                        t.fte,
+                        t.capacity,
+                        t.active_clients,
+                        t.resting_clients,
+                        t.per_fte,
+                    ]
+                    for t in r.teams
+                ],
+            )
+        )
     if r.totals is not None:
         t = r.totals
         tables.append(

@@ -224,3 +224,42 @@ def test_suppression_of_a_single_column_with_its_total() -> None:
     assert out == [[None], [None], [40]]  # the total 72 minus 40 would give 32, not 30 + 2
     assert m.suppress_lines([[2], [3]]) == [[None], [None]]  # the total 5 shows, both cells hide
     assert m.suppress_lines([]) == []
+
+
+def test_caseload_per_team_sums_its_coaches() -> None:
+    import uuid
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from services.reporting.reports import Staff, caseload_report
+
+    org, kotka, kouvola = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    kaisa, mikko, lone, lead = (uuid.uuid4() for _ in range(4))
+    staff = {
+        kaisa: Staff(kaisa, "kaisa", "coach", 1.0, kotka),
+        mikko: Staff(mikko, "mikko", "coach", 0.5, kouvola),
+        lone: Staff(lone, "lone", "coach", 1.0, None),
+        lead: Staff(lead, "lead", "team_lead", 1.0, kotka),
+    }
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def row(coach: uuid.UUID, status: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            client_id=uuid.uuid4(), coach_id=coach, phase="JOB_SEARCH", status=status, since=since, rest_reason=None
+        )
+
+    rows = [row(kaisa, "ACTIVE")] * 3 + [row(kaisa, "RESTING"), row(mikko, "ACTIVE"), row(lone, "ACTIVE")]
+    rows += [row(kaisa, "CLOSED")]
+    report = caseload_report(
+        org, rows, staff, since, team_names={kotka: "Kotka", kouvola: "Kouvola", uuid.uuid4(): "Empty"}
+    )
+    teams = {t.name: t for t in report.teams}
+    assert [t.name for t in report.teams] == ["Empty", "Kotka", "Kouvola", None]
+    assert (teams["Kotka"].coaches, teams["Kotka"].active_clients, teams["Kotka"].resting_clients) == (1, 3, 1)
+    assert (teams["Kotka"].capacity, teams["Kotka"].per_fte) == (20, 3.0)
+    assert (teams["Kouvola"].fte, teams["Kouvola"].capacity, teams["Kouvola"].per_fte) == (0.5, 10, 2.0)
+    assert (teams[None].coaches, teams[None].active_clients) == (1, 1)
+    assert (teams["Empty"].coaches, teams["Empty"].per_fte) == (0, None)
+    # A coach sees their own caseload only: no teams, no totals.
+    own = caseload_report(org, rows, staff, since, only_coach=kaisa, team_names={kotka: "Kotka"})
+    assert own.teams == [] and own.totals is None
