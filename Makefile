@@ -4,7 +4,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced-lock
 
-.PHONY: dev test lint typecheck check bench-journeys bench-coaching fault-test bench-region clean-dev
+.PHONY: dev test test-postgresql lint typecheck check bench-journeys bench-coaching fault-test bench-region clean-dev
 
 $(SYNCED): uv.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ dev: $(SYNCED)
 
 test: $(SYNCED)
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory test-postgresql
+
+# The whole-stack integration tests again with every service on PostgreSQL (tests taking
+# `db_settings` already ran on both). Route permissions, isolation and schemathesis check the
+# HTTP layer, which is the same on both databases, so they run once, on SQLite.
+test-postgresql: $(SYNCED)
+	POLKU_TEST_DATABASE=postgresql $(VENV)/bin/pytest -p no:cacheprovider -m live_stack tests/integration \
+		-k "not test_route_permissions and not test_schemathesis and not test_isolation"
 
 lint: $(SYNCED)
 	$(VENV)/bin/ruff check .

@@ -120,8 +120,9 @@ def scenario(live: Live) -> Scenario:
 
     def events_arrived() -> dict[str, Any] | None:
         trace = get_trace(live, s, kind="event")
-        moved = [e for e in trace["entries"] if e["what"] == "journey.moved"]
-        return trace if len(moved) >= 4 else None
+        # Intake's outbox and the worker publish independently: wait for both.
+        what = [e["what"] for e in trace["entries"]]
+        return trace if what.count("journey.moved") >= 4 and "client.registered" in what else None
 
     wait_for(events_arrived)
     return s
