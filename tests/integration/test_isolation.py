@@ -7,15 +7,18 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
 from polku.gateway import create_service_app
 from shared.contracts.journey import Role
 from shared.routes import iter_routes
 from shared.settings import SERVICES
-from tests.conftest import Live
+from tests.conftest import Live, Org
 
 # Valid bodies for write routes, so that the organisation check, not validation, answers.
 EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -107,11 +110,36 @@ def test_the_route_walk_finds_routes() -> None:
     assert "/api/v1/journeys/{client_id}" in paths
 
 
+@dataclass
+class World:
+    """Two organisations and a client of the first, shared by the module's tests (each
+    test only needs the owner to get an answer and the other organisation a 404)."""
+
+    live: Live
+    org_a: Org
+    org_b: Org
+    client_id: str
+    sessions: dict[tuple[str, Role], httpx.Client] = field(default_factory=dict)
+
+    def session(self, org: Org, role: Role) -> httpx.Client:
+        key = (str(org.id), role)
+        if key not in self.sessions:
+            self.sessions[key] = self.live.browser_session(org, role)
+        return self.sessions[key]
+
+
+@pytest.fixture(scope="module")
+def world(live: Live) -> Iterator[World]:
+    org_a, org_b = live.add_org(), live.add_org()
+    found = World(live, org_a, org_b, live.register_client(org_a, "Venla", "Heikkinen")["client_id"])
+    yield found
+    for session in found.sessions.values():
+        session.close()
+
+
 @pytest.mark.parametrize(("method", "path", "roles"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
-def test_other_organisations_client_is_404(live: Live, method: str, path: str, roles: frozenset[Role]) -> None:
-    org_a = live.add_org()
-    org_b = live.add_org()
-    client_id = live.register_client(org_a, "Venla", "Heikkinen")["client_id"]
+def test_other_organisations_client_is_404(world: World, method: str, path: str, roles: frozenset[Role]) -> None:
+    live, org_a, org_b, client_id = world.live, world.org_a, world.org_b, world.client_id
     url = path.replace("{client_id}", client_id)
     if "{member_id}" in url:  # a member of the client's team (services/coaching/records.py)
         with live.http(live.username(org_a, Role.COACH)) as http:
@@ -140,10 +168,10 @@ def test_other_organisations_client_is_404(live: Live, method: str, path: str, r
     else:
         page_roles = (Role.COACH, Role.TEAM_LEAD, Role.AUDITOR, Role.ORG_ADMIN)
         page_role = next((r for r in page_roles if r in roles), Role.COACH)
-        own_session = live.browser_session(org_a, page_role)
+        own_session = world.session(org_a, page_role)
         own = own_session.request(method, url, data=body, params=params)
         assert own.status_code == 200 if method == "GET" else own.status_code != 404, own.text[:300]
-        session = live.browser_session(org_b, page_role)
+        session = world.session(org_b, page_role)
         if body is not None:  # a well-formed post of the other organisation's own session
             body = {**body, "csrf_token": _csrf_of(session.cookies["polku_session"])}
         r = session.request(method, url, data=body, params=params)
