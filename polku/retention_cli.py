@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -16,6 +17,11 @@ app = typer.Typer(
 )
 
 
+# Each command frees its Temporal client (and the core's connection) while the event loop
+# still runs: left to the interpreter's exit, the core's threads may meet a finalising
+# runtime and abort the process after the command's work succeeded.
+
+
 @app.command("schedule")
 def schedule(
     every_hours: Annotated[float, typer.Option(help="how often the retention workflow runs", min=0.01)] = 24.0,
@@ -27,7 +33,11 @@ def schedule(
     async def go() -> str:
         settings = get_settings()
         client = await connect(settings)
-        return await ensure_schedule(client, settings, every=timedelta(hours=every_hours))
+        try:
+            return await ensure_schedule(client, settings, every=timedelta(hours=every_hours))
+        finally:
+            del client
+            gc.collect()
 
     typer.echo(f"schedule {asyncio.run(go())}: every {every_hours:g} h")
 
@@ -65,7 +75,12 @@ def run(
 
     async def go() -> str:
         settings = get_settings()
-        result = await run_sweep(await connect(settings), settings, limit, org or None)
+        client = await connect(settings)
+        try:
+            result = await run_sweep(client, settings, limit, org or None)
+        finally:
+            del client
+            gc.collect()
         return result.model_dump_json()
 
     typer.echo(asyncio.run(go()))
