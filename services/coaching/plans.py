@@ -43,6 +43,7 @@ from services.coaching.plan_models import (
     JobSearchPlanIn,
     JobSearchPlanOut,
 )
+from services.coaching.records import client_journey
 from shared.auth import Principal, requires
 from shared.contracts.events import AssessmentRecorded, FeedbackRecorded
 from shared.contracts.journey import Role
@@ -51,7 +52,7 @@ from shared.i18n import TIMEZONE
 from shared.problems import ProblemError, not_found
 from shared.service import ServiceContext, ctx_of
 from shared.telemetry import current_traceparent
-from workflows.client import JourneyNotFound, get_state, record_milestone
+from workflows.client import JourneyNotFound, record_milestone
 from workflows.contracts import Actor, Criterion, JourneyState, MilestoneKind, MilestoneRequest
 from workflows.domain import MoveRejected
 
@@ -82,12 +83,8 @@ async def transaction(ctx: ServiceContext, principal: Principal) -> AsyncIterato
         yield session
 
 
-async def journey_of(ctx: ServiceContext, principal: Principal, client_id: uuid.UUID) -> JourneyState:
-    """The client's journey in the caller's organisation, or 404."""
-    try:
-        return await get_state(await ctx.temporal(), principal.organisation_id, client_id)
-    except JourneyNotFound:
-        raise not_found() from None
+# The client's journey in the caller's organisation, or 404 (the records' check).
+journey_of = client_journey
 
 
 def conflict(code: str, detail: str) -> ProblemError:
