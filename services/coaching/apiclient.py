@@ -104,15 +104,15 @@ class ApiClient:
         except ValueError as exc:
             raise ApiError(502, path, "invalid_json") from exc
 
-    async def post(self, path: str, body: JSON) -> Any:
-        """POST ``body`` as JSON; the decoded answer, or ``ApiError`` for any error (404 too),
-        carrying the problem's ``code`` and, for a 422, its field ``errors``."""
+    async def send(self, method: str, path: str, body: JSON | None = None) -> Any:
+        """Any method with ``body`` as JSON; the decoded answer, or ``ApiError`` for any error
+        (404 too), carrying the problem's ``code`` and, for a 422, its field ``errors``."""
         headers = {}
         traceparent = current_traceparent()
         if traceparent:
             headers["traceparent"] = traceparent
         try:
-            response = await self._http.post(path, json=body, headers=headers)
+            response = await self._http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as exc:
             raise ApiError(503, path, "unreachable", type(exc).__name__) from exc
         if response.is_error:
@@ -134,6 +134,10 @@ class ApiClient:
             return response.json()
         except ValueError as exc:
             raise ApiError(502, path, "invalid_json") from exc
+
+    async def post(self, path: str, body: JSON) -> Any:
+        """POST ``body`` as JSON (see ``send``)."""
+        return await self.send("POST", path, body)
 
     # --- the calls the pages make -----------------------------------------------------
 

@@ -18,12 +18,11 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from services.coaching.apiclient import TRANSPORT_STATE, ApiClient, ApiError
+from services.coaching.apiclient import ApiClient, ApiError, api_for
 from services.coaching.pages import CurrentUser, PageUser, _with_api_errors, not_found_page, render
 from services.coaching.record_models import (
     CONTACT_MODES,
@@ -36,7 +35,6 @@ from shared.auth import CLIENT_WORKERS, CSRF_FIELD, check_csrf, page_roles
 from shared.contracts.journey import Role
 from shared.i18n import N_, TIMEZONE, negotiate, translator
 from shared.service import ctx_of
-from shared.telemetry import current_traceparent
 
 router = APIRouter(include_in_schema=False)
 
@@ -144,45 +142,9 @@ def meeting_time(day: str, clock: str) -> datetime | None:
 # --------------------------------------------------------------------------- API calls
 
 
-class RecordsApi(ApiClient):
-    """The internal API client plus the writes these pages make (PUT and DELETE too)."""
-
-    async def send(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        """The decoded answer; ``ApiError`` for any error, with a 422's field ``errors``."""
-        headers = {}
-        traceparent = current_traceparent()
-        if traceparent:
-            headers["traceparent"] = traceparent
-        try:
-            response = await self._http.request(method, path, json=body, headers=headers)
-        except httpx.TransportError as exc:
-            raise ApiError(503, path, "unreachable", type(exc).__name__) from exc
-        if response.is_error:
-            problem: dict[str, Any] = {}
-            if response.headers.get("content-type", "").startswith(("application/problem+json", "application/json")):
-                try:
-                    problem = dict(response.json())
-                except (ValueError, TypeError):
-                    problem = {}
-            errors = problem.get("errors")
-            raise ApiError(
-                response.status_code,
-                path,
-                problem.get("code"),
-                problem.get("detail"),
-                errors if isinstance(errors, list) else None,
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ApiError(502, path, "invalid_json") from exc
-
-
-def records_api(request: Request, user: PageUser) -> RecordsApi:
-    """Like ``apiclient.api_for``: acting as the page's user against the internal API."""
-    ctx = ctx_of(request)
-    transport = getattr(request.app.state, TRANSPORT_STATE, None)
-    return RecordsApi(ctx.settings.internal_api, ctx.tokens.access_token(user.account), transport=transport)
+def records_api(request: Request, user: PageUser) -> ApiClient:
+    """The internal API client acting as the page's user."""
+    return api_for(request, user.account)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -199,7 +161,7 @@ def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-async def _client_name(api: RecordsApi, user: PageUser, cid: uuid.UUID) -> tuple[bool, str | None]:
+async def _client_name(api: ApiClient, user: PageUser, cid: uuid.UUID) -> tuple[bool, str | None]:
     """(exists, name). Roles without access to names (auditor) get no name; the records
     API still decides whether the client exists in the organisation."""
     if user.role not in CLIENT_WORKERS:
@@ -216,7 +178,7 @@ async def _staff(request: Request, user: PageUser) -> dict[str, str]:
     return {str(u.id): u.display_name or u.username for u in users}
 
 
-Build = Callable[[RecordsApi, str | None], Awaitable[Response]]
+Build = Callable[[ApiClient, str | None], Awaitable[Response]]
 
 
 async def _page(request: Request, user: PageUser, client_id: str, build: Build) -> Response:
@@ -348,7 +310,7 @@ async def _meetings_page(
     alert: str | None = None,
     saved: bool = False,
 ) -> Response:
-    async def build(api: RecordsApi, name: str | None) -> Response:
+    async def build(api: ApiClient, name: str | None) -> Response:
         meetings = await api.send("GET", f"/api/v1/clients/{client_id}/meetings")
         staff = await _staff(request, user)
         context = {
@@ -433,7 +395,7 @@ async def _profile_page(
     alert: str | None = None,
     saved: bool = False,
 ) -> Response:
-    async def build(api: RecordsApi, name: str | None) -> Response:
+    async def build(api: ApiClient, name: str | None) -> Response:
         profile = await api.send("GET", f"/api/v1/clients/{client_id}/profile")
         versions = await api.send("GET", f"/api/v1/clients/{client_id}/profile/versions")
         staff = await _staff(request, user)
@@ -503,7 +465,7 @@ async def _team_page(
     meeting_errors: Mapping[str, str] | None = None,
     saved: str | None = None,
 ) -> Response:
-    async def build(api: RecordsApi, name: str | None) -> Response:
+    async def build(api: ApiClient, name: str | None) -> Response:
         members = await api.send("GET", f"/api/v1/clients/{client_id}/team")
         meetings = await api.send("GET", f"/api/v1/clients/{client_id}/team/meetings")
         staff = await _staff(request, user)
