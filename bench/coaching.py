@@ -8,13 +8,15 @@ worker, demo data) in a temporary directory on free ports, adds an organisation 
 coach holding ``--clients`` clients, logs in through the login form as a browser does and
 times, one request at a time:
 - the caseload dashboard (``GET /``: the reporting caseload, the registry's names, each
-  journey's state from the workflow, audit records) - target p95 <= 100 ms;
+  journey's state from coaching's journey snapshots - the workflow only for journeys
+  without one - and the audit records) - target p95 <= 100 ms;
 - the client page (``GET /clients/{id}``: registry, journey, timeline, legal moves);
 - a move from the button press to the updated fragment (``POST /clients/{id}/moves`` as
   htmx sends it, answered with the re-rendered journey, moves and timeline) - target
   p95 <= 200 ms. Moves alternate rest/resume and advance/step back over the clients, so
   every one is legal.
-Figures are printed; ``--json`` prints them as JSON too.
+Figures are printed with the load averages before and after (the machine may be shared);
+``--json`` prints them as JSON too.
 """
 
 from __future__ import annotations
@@ -183,6 +185,7 @@ def time_moves(http: httpx.Client, clients: list[str], moves: int) -> tuple[list
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix="polku-bench-coaching-"))
     data_dir = base / "data"
     proc, origin = start_stack(data_dir)
@@ -207,6 +210,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "move_to_fragment": _summary(moves),
             "moves_refused": refused,
             "targets_ms": {"dashboard_p95": 100, "client_page_p95": 100, "move_p95": 200},
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         }
     finally:
         proc.terminate()
@@ -241,6 +246,7 @@ def main() -> None:
         s = result[key]
         print(f"{label:28}{s['n']:>5}{s['p50_ms']:>9}{s['p95_ms']:>9}{s['max_ms']:>9}   {target} ms")
     print(f"moves refused: {result['moves_refused']}")
+    print(f"load average (1, 5, 15 min) before: {result['load_average_before']}, after: {result['load_average_after']}")
     if args.json:
         print(json.dumps(result, indent=2))
 

@@ -103,7 +103,13 @@ async def _lock_head(session: AsyncSession, org: uuid.UUID) -> AuditHead:
 
 
 async def _append(session: AsyncSession, entry: AuditEntry) -> AuditRecord:
-    head = await _lock_head(session, entry.organisation_id)
+    record = _chained(await _lock_head(session, entry.organisation_id), entry)
+    session.add(record)
+    return record
+
+
+def _chained(head: AuditHead, entry: AuditEntry) -> AuditRecord:
+    """The record of ``entry`` after ``head`` (locked by the caller), which it advances."""
     record = AuditRecord(
         organisation_id=entry.organisation_id,
         seq=head.seq + 1,
@@ -120,7 +126,6 @@ async def _append(session: AsyncSession, entry: AuditEntry) -> AuditRecord:
     )
     record.hash = _hash_of(record)
     head.seq, head.hash = record.seq, record.hash
-    session.add(record)
     return record
 
 
@@ -143,9 +148,14 @@ class AuditLog:
             return
         try:
             async with self._db.session() as session, session.begin():
+                # Each organisation's head is locked once and the records are chained here,
+                # then inserted together at commit (a list page audits 20 or more at once).
+                heads: dict[uuid.UUID, AuditHead] = {}
                 for entry in entries:
-                    await _append(session, entry)
-                    await session.flush()
+                    head = heads.get(entry.organisation_id)
+                    if head is None:
+                        head = heads[entry.organisation_id] = await _lock_head(session, entry.organisation_id)
+                    session.add(_chained(head, entry))
         except Exception as exc:
             raise AuditUnavailable(f"audit records for {entries[0].action} could not be stored") from exc
 

@@ -69,7 +69,8 @@ class Live:
 
     def rows(self, database: str, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Rows of raw SQL (``?`` placeholders) on one of the stack's databases, on whichever
-        backend it runs (a SQLite file, or the database's schema on PostgreSQL)."""
+        backend it runs (a SQLite file, or the database's schema on PostgreSQL); a statement
+        that changes rows is committed and answers no rows."""
         from shared.db import create_engine
 
         async def go() -> list[dict[str, Any]]:
@@ -79,9 +80,9 @@ class Live:
                 parts = sql.split("?")
                 statement = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
             try:
-                async with engine.connect() as conn:
+                async with engine.begin() as conn:  # committed: a test may change rows too
                     result = await conn.exec_driver_sql(statement, tuple(args))
-                    return [dict(row._mapping) for row in result]
+                    return [dict(row._mapping) for row in result] if result.returns_rows else []
             finally:
                 await engine.dispose()
 

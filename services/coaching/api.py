@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from services.coaching import journey_snapshots
 from services.coaching.models import MilestoneBody, MoveBody
 from shared.auth import CLIENT_WORKERS, Principal, requires
 from shared.contracts.journey import Role
@@ -17,12 +19,23 @@ from workflows.contracts import Actor, JourneyState, MilestoneRequest, MoveReque
 from workflows.domain import MoveRejected
 
 router = APIRouter(prefix="/api/v1", tags=["journeys"])
+log = logging.getLogger(__name__)
 
 JourneyReader = Annotated[Principal, Depends(requires(*CLIENT_WORKERS, Role.AUDITOR))]
 JourneyMover = Annotated[Principal, Depends(requires(Role.COACH, Role.TEAM_LEAD))]
 MilestoneReporter = Annotated[Principal, Depends(requires(*CLIENT_WORKERS))]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such client in your organisation"}}
+
+
+async def _snapshot(ctx: ServiceContext, state: JourneyState) -> JourneyState:
+    """Save the state a move or milestone answered with as the dashboard's snapshot. A
+    failure leaves the snapshot to the event consumer; the change itself was made."""
+    try:
+        await journey_snapshots.save(ctx.database, [state])
+    except Exception as exc:  # noqa: BLE001 - the read model must not fail an accepted change
+        log.warning("journey snapshot not saved after a change (%s)", type(exc).__name__)
+    return state
 
 
 def _rejected(exc: MoveRejected) -> ProblemError:
@@ -104,11 +117,12 @@ async def journey_move(client_id: uuid.UUID, body: MoveBody, principal: JourneyM
     await ctx.audit_access(principal, f"journey.move.{body.action}", client_id)
     req = MoveRequest(**body.model_dump(), actor=Actor(user_id=principal.user_id, role=principal.role))
     try:
-        return await move(temporal, principal.organisation_id, client_id, req)
+        state = await move(temporal, principal.organisation_id, client_id, req)
     except MoveRejected as exc:
         raise _rejected(exc) from None
     except JourneyNotFound:
         raise not_found() from None
+    return await _snapshot(ctx, state)
 
 
 @router.post(
@@ -129,8 +143,9 @@ async def journey_milestone(
     await ctx.audit_access(principal, f"journey.milestone.{body.kind}", client_id)
     req = MilestoneRequest(**body.model_dump(), actor=Actor(user_id=principal.user_id, role=principal.role))
     try:
-        return await record_milestone(temporal, principal.organisation_id, client_id, req)
+        state = await record_milestone(temporal, principal.organisation_id, client_id, req)
     except MoveRejected as exc:
         raise _rejected(exc) from None
     except JourneyNotFound:
         raise not_found() from None
+    return await _snapshot(ctx, state)

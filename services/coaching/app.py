@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.coaching import api, codec_server, final_report, pages, plan_pages, plans, record_pages, records
+from services.coaching import (
+    api,
+    codec_server,
+    final_report,
+    journey_snapshots,
+    pages,
+    plan_pages,
+    plans,
+    record_pages,
+    records,
+)
 from services.coaching.models import OutboxEvent
 from shared import auth_api
 from shared.events import docs as event_docs
@@ -14,6 +24,8 @@ from shared.settings import Settings
 
 async def _start(ctx: ServiceContext) -> None:
     ctx.start_outbox(OutboxEvent)
+    # The dashboard's journey snapshots, kept current from the journey events.
+    await journey_snapshots.start(ctx)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

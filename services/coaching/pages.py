@@ -18,7 +18,7 @@ import inspect
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -33,6 +33,7 @@ from jinja2 import Environment
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
+from services.coaching import journey_snapshots
 from services.coaching.apiclient import ApiClient, ApiError, api_for
 from services.coaching.journey_ui import (
     MOVE_FIELDS,
@@ -446,13 +447,18 @@ def caseload_view(
     *,
     coaches: set[str] | None = None,
     teams: Mapping[str, str] | None = None,
+    also: Iterable[str] = (),
 ) -> list[CoachView]:
     """The dashboard's coaches and client rows from the caseload report and the registry.
 
     ``coaches`` limits the view to those coach ids (a team lead's team); ``teams`` maps a
-    coach id to their team's name."""
+    coach id to their team's name; ``also`` are coaches of the registry's clients, shown
+    with an empty caseload when the report does not know them yet."""
+    reported = [*report.get("coaches", [])]
+    known = {str(c.get("coach_id")) for c in reported}
+    reported += [{"coach_id": c} for c in dict.fromkeys(also) if c not in known]
     views: list[CoachView] = []
-    for coach in report.get("coaches", []):
+    for coach in reported:
         coach_id = str(coach.get("coach_id"))
         if coaches is not None and coach_id not in coaches:
             continue
@@ -514,29 +520,54 @@ async def _with_api_errors(request: Request, user: PageUser, build: Callable[[],
         )
 
 
-async def _journey_states(request: Request, user: PageUser, client_ids: list[str]) -> dict[str, JourneyState]:
-    """The workflow's state of each client's journey, read together (one audit record each).
+async def _journey_states(
+    request: Request, user: PageUser, client_ids: list[str], *, unless_closed: frozenset[str] = frozenset()
+) -> dict[str, JourneyState]:
+    """Each client's journey state, for the dashboard (one audit record per journey shown).
 
-    The journey is this service's own data, so the dashboard asks Temporal directly instead
-    of going through its own API once per client. A journey that does not answer is left
-    out (its row keeps the report's phase and status)."""
+    A client in ``unless_closed`` whose journey is closed is not shown: it is left out of
+    the answer and not audited.
+
+    From the journey snapshots (``journey_snapshots``: one query for them all), as they
+    stand now (a reminder past its time is overdue); the workflow is asked only for the
+    journeys without a snapshot yet, and its answers are saved as their snapshots. A
+    journey that does not answer is left out (its row keeps the report's phase and status)."""
     if not client_ids:
         return {}
     ctx = ctx_of(request)
-    temporal = await ctx.temporal()
     org = user.account.organisation_id
+    now = datetime.now(UTC)
+    ids = [uuid.UUID(c) for c in client_ids]
+    try:
+        stored = await journey_snapshots.load(ctx.database, org, ids)
+    except Exception:  # noqa: BLE001 - the read model is a cache: the workflow still answers
+        log.warning("journey snapshots not read for the dashboard")
+        stored = {}
+    found = {str(c): journey_snapshots.at(s, now) for c, s in stored.items()}
+    missing = [c for c in ids if c not in stored]
+    if missing:
+        temporal = await ctx.temporal()
 
-    async def one(client_id: str) -> JourneyState | None:
+        async def one(client_id: uuid.UUID) -> JourneyState | None:
+            try:
+                return await get_state(temporal, org, client_id)
+            except JourneyNotFound:
+                return None
+            except Exception:  # noqa: BLE001 - one journey not answering must not hide the rest
+                log.warning("journey state not read for the dashboard")
+                return None
+
+        answered = [s for s in await asyncio.gather(*(one(c) for c in missing)) if s is not None]
+        found.update({str(s.client_id): journey_snapshots.at(s, now) for s in answered})
         try:
-            return await get_state(temporal, org, uuid.UUID(client_id))
-        except JourneyNotFound:
-            return None
-        except Exception:  # noqa: BLE001 - one journey not answering must not hide the rest
-            log.warning("journey state not read for the dashboard")
-            return None
-
-    states = await asyncio.gather(*(one(c) for c in client_ids))
-    found = {c: s for c, s in zip(client_ids, states, strict=True) if s is not None}
+            await journey_snapshots.save(ctx.database, answered)
+        except Exception:  # noqa: BLE001 - the events' consumer saves them later
+            log.warning("journey snapshots not saved from the dashboard")
+    found = {
+        c: found[c]
+        for c in client_ids  # the rows' order
+        if c in found and not (c in unless_closed and found[c].status == Status.CLOSED)
+    }
     await ctx.audit_many(user.principal, "journey.read", [uuid.UUID(c) for c in found])
     return found
 
@@ -576,6 +607,7 @@ async def dashboard(request: Request, user: CurrentUser) -> Response:
                     registry += await api.clients(uuid.UUID(coach_id))
         report = report or {}
         names = {str(r["client_id"]): _full_name(r) for r in registry}
+        staff_ids = {str(u.id) for u in staff}
         coaches = caseload_view(
             report,
             names,
@@ -583,6 +615,7 @@ async def dashboard(request: Request, user: CurrentUser) -> Response:
             user.id,
             coaches=visible,
             teams={str(u.id): team_names[u.team_id] for u in staff if u.team_id in team_names},
+            also=[str(r.get("coach_id")) for r in registry if str(r.get("coach_id")) in staff_ids],
         )
         if show_clients:
             await _fill_rows(request, user, coaches, registry, query)
@@ -610,29 +643,41 @@ async def _fill_rows(
     """Bring each row up to date from the workflow (last contact, reminders), add closed
     clients when asked for, then filter and sort every coach's rows."""
     by_coach = {c.coach_id: c for c in coaches}
-    if query.status == "CLOSED":
-        # The report holds open journeys only: closed ones come from the registry.
-        listed = {r.client_id for c in coaches for r in c.clients}
-        for record in registry:
-            coach = by_coach.get(str(record.get("coach_id")))
-            if coach is None or str(record["client_id"]) in listed:
-                continue
-            coach.clients.append(
-                DashRow(
-                    client_id=str(record["client_id"]),
-                    name=_full_name(record),
-                    coach_id=coach.coach_id,
-                    phase="",
-                    status="",
-                    colour="grey",
-                    rest_reason=None,
-                    outcome=None,
-                    since="",
-                    days=None,
-                )
+    # The report is a projection of events and may lag the registry (a client registered a
+    # moment ago), and it holds open journeys only: every registry client of a coach shown
+    # that the report lacks gets a row whose state comes from the journey itself.
+    listed = {r.client_id for c in coaches for r in c.clients}
+    from_registry: set[str] = set()
+    for record in registry:
+        coach = by_coach.get(str(record.get("coach_id")))
+        client_id = str(record["client_id"])
+        if coach is None or client_id in listed:
+            continue
+        listed.add(client_id)
+        from_registry.add(client_id)
+        coach.clients.append(
+            DashRow(
+                client_id=client_id,
+                name=_full_name(record),
+                coach_id=coach.coach_id,
+                phase="",
+                status="",
+                colour="grey",
+                rest_reason=None,
+                outcome=None,
+                since="",
+                days=None,
             )
+        )
     wanted = [r for c in coaches for r in c.clients if query.status == "CLOSED" or r.status != Status.CLOSED.value]
-    states = await _journey_states(request, user, [r.client_id for r in wanted])
+    states = await _journey_states(
+        request,
+        user,
+        [r.client_id for r in wanted],
+        unless_closed=frozenset() if query.status == "CLOSED" else frozenset(from_registry),
+    )
+    for coach in coaches:  # registry rows of closed journeys, when they are not asked for
+        coach.clients = [r for r in coach.clients if r.client_id not in from_registry or r.client_id in states]
     now = datetime.now(UTC)
     for row in wanted:
         state = states.get(row.client_id)
