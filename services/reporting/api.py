@@ -210,7 +210,7 @@ async def build_economics(
 ) -> EconomicsReport:
     ctx = ctx_of(request)
     if principal.role == Role.REGION_ANALYST:
-        scope = await region_scope(ctx.identity, principal.region_id)
+        scope = await region_scope(ctx.identity, principal.region_id, ctx.platform)
         session_info: dict[str, Any] = {"cross_tenant": True}
     else:
         scope = await _org_scope(ctx, principal)
@@ -227,7 +227,7 @@ async def build_economics(
 
 async def build_region(principal: RegionViewer, period: PeriodDep, request: Request) -> RegionReport:
     ctx = ctx_of(request)
-    scope = await region_scope(ctx.identity, principal.region_id)
+    scope = await region_scope(ctx.identity, principal.region_id, ctx.platform)
     async with ctx.database.session(cross_tenant=True) as session:
         key = ("region", scope.organisations, period, await cache.data_state(session, scope.organisations))
         return await cache.remembered(key, lambda: reports.region(session, scope, period))
@@ -235,7 +235,7 @@ async def build_region(principal: RegionViewer, period: PeriodDep, request: Requ
 
 async def build_region_fidelity(principal: RegionViewer, period: PeriodDep, request: Request) -> RegionFidelityReport:
     ctx = ctx_of(request)
-    scope = await region_scope(ctx.identity, principal.region_id)
+    scope = await region_scope(ctx.identity, principal.region_id, ctx.platform)
     async with ctx.database.session(cross_tenant=True) as session:
         key = ("region-fidelity", scope.organisations, period, await cache.data_state(session, scope.organisations))
         return await cache.remembered(key, lambda: reports.region_fidelity(session, scope, period, utcnow()))
@@ -520,7 +520,7 @@ async def status(principal: AnyRole, request: Request) -> StatusReport:
     ctx = ctx_of(request)
     async with ctx.database.session(cross_tenant=True) as session:
         if principal.role == Role.REGION_ANALYST:
-            scope = (await region_scope(ctx.identity, principal.region_id)).organisations
+            scope = (await region_scope(ctx.identity, principal.region_id, ctx.platform)).organisations
         else:
             scope = (principal.organisation_id,)
         as_of = await store.data_as_of(session, scope)

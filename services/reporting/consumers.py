@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
-from services.reporting.projection import apply_batch, projection_database
+from services.reporting.projection import apply_batch, checkpoints, projection_database
 from shared.db import Database
 from shared.events.streams import STREAMS, StreamSpec
 from shared.service import ServiceContext
@@ -137,11 +138,21 @@ class StreamConsumer:
             log.warning("reporting %s: %d invalid events skipped", self.spec.area, result.invalid)
 
 
+def projection_tasks(settings: Settings, db: Database) -> dict[str, Coroutine[Any, Any, None]]:
+    """What keeps the projections current: a consumer per stream, and on SQLite the
+    background checkpoints of the projection's database."""
+    tasks: dict[str, Coroutine[Any, Any, None]] = {
+        f"consumer-{spec.area}": StreamConsumer(settings, db, spec).run() for spec in STREAMS
+    }
+    tasks["projection-checkpoints"] = checkpoints(db)
+    return tasks
+
+
 async def start(ctx: ServiceContext) -> None:
-    """Start a consumer per stream for the service's lifetime (``build_service_app`` hook)."""
+    """Start the projection's tasks for the service's lifetime (``build_service_app`` hook)."""
     db = projection_database(ctx.settings)
-    for spec in STREAMS:
-        ctx.spawn(StreamConsumer(ctx.settings, db, spec).run(), f"consumer-{spec.area}")
+    for name, task in projection_tasks(ctx.settings, db).items():
+        ctx.spawn(task, name)
     ctx.spawn(_dispose_when_stopped(db), "projection-db")
 
 

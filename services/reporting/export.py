@@ -9,6 +9,9 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from openpyxl import Workbook  # type: ignore[import-untyped, unused-ignore]
+from openpyxl.styles import Font  # type: ignore[import-untyped, unused-ignore]
+
 from services.reporting.tables import Tables
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -61,9 +64,6 @@ def _sheet_name(title: str, taken: set[str]) -> str:
 
 
 def to_xlsx(report: Tables, *, meta: Sequence[tuple[str, str]] = ()) -> bytes:
-    from openpyxl import Workbook  # type: ignore[import-untyped, unused-ignore]
-    from openpyxl.styles import Font  # type: ignore[import-untyped, unused-ignore]
-
     wb = Workbook()
     info = wb.active
     info.title = _sheet_name(report.title, set())

@@ -9,7 +9,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,8 +30,33 @@ from shared.contracts.employer import ContactMode, PlacementKind
 from shared.contracts.journey import Status
 
 RAPID_SEARCH_DAYS = 30
-# Evidence rows are built from the database's own values: no need to validate them again.
-_row = EvidenceRow.model_construct
+
+
+@dataclass(slots=True)
+class Evidence:
+    """An evidence row (``EvidenceRow``'s fields), kept plain: an item may rest on thousands
+    of rows, of which a page becomes ``EvidenceRow`` models (``page``)."""
+
+    client_id: uuid.UUID | None = None
+    episode: int | None = None
+    ref: uuid.UUID | None = None
+    day: date | None = None
+    value: float | None = None
+    detail: str | None = None
+    ok: bool | None = None
+
+
+_row = Evidence
+
+
+def page(rows: list[Evidence]) -> list[EvidenceRow]:
+    # Built from the database's own values: no need to validate them again.
+    return [
+        EvidenceRow.model_construct(
+            client_id=r.client_id, episode=r.episode, ref=r.ref, day=r.day, value=r.value, detail=r.detail, ok=r.ok
+        )
+        for r in rows
+    ]
 
 
 @dataclass
@@ -39,7 +64,7 @@ class Measure:
     value: float | None
     base: int
     people: bool  # whether ``base`` counts people (suppressed under 5 in region views)
-    rows: list[EvidenceRow] = field(default_factory=list)
+    rows: list[Evidence] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,7 +99,7 @@ def _per_org(ctx: MeasureContext, grouped: Mapping[uuid.UUID, list[Any]], build:
     return {org: build(grouped.get(org, [])) for org in ctx.scope}
 
 
-def _evidence(ctx: MeasureContext, rows: list[Any], make: Callable[[Any], EvidenceRow]) -> list[EvidenceRow]:
+def _evidence(ctx: MeasureContext, rows: list[Any], make: Callable[[Any], Evidence]) -> list[Evidence]:
     return [make(r) for r in rows] if ctx.evidence else []
 
 
@@ -132,7 +157,7 @@ async def rapid_search(ctx: MeasureContext) -> PerOrg:
     return _per_org(ctx, _group(await store.first_contacts(ctx.session, ctx.scope, ctx.period)), build)
 
 
-def _contact_row(r: Any, ok: bool) -> EvidenceRow:
+def _contact_row(r: Any, ok: bool) -> Evidence:
     _org, contact, _employer, _staff, client, day, mode, level = r
     return _row(ref=contact, client_id=client, day=day, value=float(level), detail=mode, ok=ok)
 
@@ -239,7 +264,7 @@ def _diversity(ctx: MeasureContext, grouped: Mapping[uuid.UUID, list[Any]], colu
     def build(all_rows: list[Any]) -> Measure:
         rows = [r for r in all_rows if r[column] is not None]
         distinct = {r[column] for r in rows}
-        evidence: list[EvidenceRow] = []
+        evidence: list[Evidence] = []
         if ctx.evidence:
             seen: set[Any] = set()
             for r in rows:

@@ -25,6 +25,14 @@ class ReportingBase(DeclarativeBase):
     pass
 
 
+class Projected(TenantScoped):
+    """A projection table with a composite index that starts with ``organisation_id``
+    (every report filters on it first): no index on the organisation alone, which the
+    composite one covers and each event applied would pay for."""
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(UUIDStr)
+
+
 class ProcessedEvent(ReportingBase):
     """Ids of the events applied, so a redelivered or duplicated one is skipped. Journey
     events are recorded as ``JourneyFact`` rows (keyed by event id) instead."""
@@ -52,7 +60,7 @@ class Watermark(ReportingBase):
 # --------------------------------------------------------------------------- journeys
 
 
-class JourneyFact(TenantScoped, ReportingBase):
+class JourneyFact(Projected, ReportingBase):
     """One journey event as it came: every move, milestone and reminder. The derived
     journey tables below are a fold over these, so a client's can be refolded when an
     event arrives out of order."""
@@ -106,7 +114,7 @@ class JourneyProjection(TenantScoped, ReportingBase):
     outcome: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
-class Episode(TenantScoped, ReportingBase):
+class Episode(Projected, ReportingBase):
     """One episode of a client's journey: from start (or reopening) to closing."""
 
     __tablename__ = "episodes"
@@ -136,7 +144,7 @@ class Episode(TenantScoped, ReportingBase):
     outcome: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
-class Spell(TenantScoped, ReportingBase):
+class Spell(Projected, ReportingBase):
     """A finished stretch in one phase and status (ACTIVE or RESTING)."""
 
     __tablename__ = "spells"
@@ -154,7 +162,7 @@ class Spell(TenantScoped, ReportingBase):
     days: Mapped[float] = mapped_column(Float)
 
 
-class Job(TenantScoped, ReportingBase):
+class Job(Projected, ReportingBase):
     """A job that ended (job_ended, or the journey stepped back from the job phases);
     running jobs are ``Episode.current_job_at``."""
 
@@ -173,7 +181,7 @@ class Job(TenantScoped, ReportingBase):
 # --------------------------------------------------------------------------- intake
 
 
-class Referral(TenantScoped, ReportingBase):
+class Referral(Projected, ReportingBase):
     __tablename__ = "referrals"
     __table_args__ = (Index("ix_referrals_org_received_day", "organisation_id", "received_day"),)
 
@@ -186,7 +194,7 @@ class Referral(TenantScoped, ReportingBase):
     excluding: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class QuickHelp(TenantScoped, ReportingBase):
+class QuickHelp(Projected, ReportingBase):
     __tablename__ = "quick_help"
     __table_args__ = (Index("ix_quick_help_org_day", "organisation_id", "day"),)
 
@@ -202,7 +210,7 @@ class QuickHelp(TenantScoped, ReportingBase):
 # --------------------------------------------------------------------------- employer
 
 
-class EmployerContact(TenantScoped, ReportingBase):
+class EmployerContact(Projected, ReportingBase):
     __tablename__ = "employer_contacts"
     __table_args__ = (Index("ix_employer_contacts_org_day", "organisation_id", "day"),)
 
@@ -215,7 +223,7 @@ class EmployerContact(TenantScoped, ReportingBase):
     level: Mapped[int] = mapped_column(Integer)
 
 
-class Placement(TenantScoped, ReportingBase):
+class Placement(Projected, ReportingBase):
     __tablename__ = "placements"
     __table_args__ = (Index("ix_placements_org_starts_on", "organisation_id", "starts_on"),)
 
@@ -235,7 +243,7 @@ class Placement(TenantScoped, ReportingBase):
 # --------------------------------------------------------------------------- coaching
 
 
-class Assessment(TenantScoped, ReportingBase):
+class Assessment(Projected, ReportingBase):
     """A start or end self-assessment (work ability, self-efficacy) of a client."""
 
     __tablename__ = "assessments"
@@ -251,7 +259,7 @@ class Assessment(TenantScoped, ReportingBase):
     day: Mapped[date] = mapped_column(Date)
 
 
-class FeedbackAnswer(TenantScoped, ReportingBase):
+class FeedbackAnswer(Projected, ReportingBase):
     """One answer of a client feedback survey (1-5)."""
 
     __tablename__ = "feedback_answers"

@@ -356,7 +356,7 @@ async def index(request: Request, user: web.CurrentUser) -> Response:
         return web.forbidden_page(request, env_for, user)
     if user.role == Role.REGION_ANALYST:
         scope: tuple[uuid.UUID, ...] = (
-            await reports.region_scope(ctx.identity, user.principal.region_id)
+            await reports.region_scope(ctx.identity, user.principal.region_id, ctx.platform)
         ).organisations
     else:
         scope = (user.principal.organisation_id,)

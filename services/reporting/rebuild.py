@@ -13,6 +13,7 @@ state the projections would have had without the rebuild.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete
 
 from services.reporting.models import PROJECTION_TABLES
-from services.reporting.projection import BatchResult, apply_batch, projection_database
+from services.reporting.projection import BatchResult, apply_batch, checkpoints, projection_database
 from shared.events.streams import STREAMS
 from shared.settings import Settings
 
@@ -62,6 +63,7 @@ async def rebuild(settings: Settings, progress: Callable[[str], None] | None = N
     started = time.perf_counter()
     result = RebuildResult()
     db = projection_database(settings)
+    checkpointing = asyncio.create_task(checkpoints(db))  # as beside the consumers
     nc = await nats.connect(settings.nats_url, connect_timeout=5)
     try:
         js = nc.jetstream()
@@ -110,6 +112,8 @@ async def rebuild(settings: Settings, progress: Callable[[str], None] | None = N
             finally:
                 await sub.unsubscribe()
     finally:
+        checkpointing.cancel()
+        await asyncio.gather(checkpointing, return_exceptions=True)
         await nc.close()
         await db.dispose()
     result.seconds = round(time.perf_counter() - started, 2)

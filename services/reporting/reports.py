@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import fidelity, store
@@ -122,14 +123,24 @@ async def organisation_scope(identity: Identity, organisation_id: uuid.UUID) -> 
     )
 
 
-async def region_scope(identity: Identity, region_id: str) -> Scope:
+async def region_scope(identity: Identity, region_id: str, platform: Database) -> Scope:
+    """The region's organisations, with their coaches' FTE summed in one query (a region
+    may have hundreds of organisations)."""
+    from shared.contracts.journey import Role
+    from shared.platform import User
+
     orgs = [o for o in await identity.organisations() if o.region_id == region_id]
-    return Scope(
-        tuple(o.id for o in orgs),
-        {o.id: o.name for o in orgs},
-        {o.id: await _coach_fte(identity, o.id) for o in orgs},
-        region_id=region_id,
-    )
+    ids = tuple(o.id for o in orgs)
+    fte: dict[uuid.UUID, float] = {}
+    if ids:
+        async with platform.session(cross_tenant=True) as session:
+            rows = await session.execute(
+                select(User.organisation_id, func.sum(User.fte))
+                .where(User.organisation_id.in_(ids), User.role == Role.COACH.value, User.active.is_(True))
+                .group_by(User.organisation_id)
+            )
+            fte = {org: round(float(total or 0), 2) for org, total in rows.all()}
+    return Scope(ids, {o.id: o.name for o in orgs}, {org: fte.get(org, 0.0) for org in ids}, region_id=region_id)
 
 
 async def _coach_fte(identity: Identity, organisation_id: uuid.UUID) -> float:
@@ -344,14 +355,14 @@ async def outcomes(session: AsyncSession, scope: Scope, period: Period, now: dat
     employed = next((r.count for r in rows if r.outcome == Outcome.EMPLOYED), 0)
 
     served = sum((await store.served(session, orgs, period)).values())
-    worked = len({(r[1], r[2]) for r in await store.jobs_overlapping(session, orgs, period)})
+    worked = await store.working_clients(session, orgs, period)
 
-    contact_days = [days_between(s, c) for _, _, _, s, c in await store.first_contacts(session, orgs, period)]
-    job_days = [days_between(s, j) for _, _, _, s, j in await store.first_jobs(session, orgs, period)]
+    contact_days = [days_between(s, c) for s, c in await store.first_contact_times(session, orgs, period)]
+    job_days = [days_between(s, j) for s, j in await store.first_job_times(session, orgs, period)]
 
     starts: dict[str, dict[str, int]] = {b: {"first": 0, "later": 0} for b in buckets}
     first = later = 0
-    for _org, _client, _ep, month, started, first_job, _counselled in await store.job_starts(session, orgs, period):
+    for month, started, first_job in await store.job_start_times(session, orgs, period):
         kind = "first" if first_job is not None and started <= first_job else "later"
         if kind == "first":
             first += 1
@@ -365,8 +376,8 @@ async def outcomes(session: AsyncSession, scope: Scope, period: Period, now: dat
         for r in await store.placements(session, orgs, period)
         if r[7] is not None and r[4] != PlacementKind.WORK_TRIAL.value
     ]
-    ended = [float(r[5]) for r in await store.ended_jobs(session, orgs, period)]
-    running = [days_between(r[3], now) for r in await store.running_jobs(session, orgs, min(now, period.end_at))]
+    ended = await store.ended_tenures(session, orgs, period)
+    running = [days_between(at, now) for at in await store.running_job_starts(session, orgs, min(now, period.end_at))]
     return OutcomesReport(
         **await _head(session, scope, period),
         outcomes=rows,
@@ -492,7 +503,7 @@ async def fidelity_evidence(
         score=score_item(key, measure.value),
         total_rows=len(rows),
         offset=offset,
-        rows=rows[offset : offset + limit],
+        rows=fidelity.page(rows[offset : offset + limit]),
     )
 
 
