@@ -294,6 +294,7 @@ async def save_report(
     await journey_of(ctx, principal, client_id)
     await ctx.audit_access(principal, "final_report.write", client_id)
     async with transaction(ctx, principal) as session:
+        await store.ensure_report_row(session, principal.organisation_id, client_id)
         if _locked(await store.report_row(session, client_id, lock=True)):
             raise conflict("report_locked", "The report is approved; it can no longer be edited.")
         await store.save_report(session, ctx.cipher, principal.organisation_id, client_id, body, principal.user_id)

@@ -20,6 +20,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.coaching import record_store
@@ -366,6 +368,26 @@ async def report_row(session: AsyncSession, client_id: uuid.UUID, *, lock: bool 
     q = select(FinalReportRow).where(FinalReportRow.client_id == client_id)
     result = await session.execute(q.with_for_update() if lock else q)
     return result.scalar_one_or_none()
+
+
+async def ensure_report_row(session: AsyncSession, organisation_id: uuid.UUID, client_id: uuid.UUID) -> None:
+    """Create the report's row unless it exists, without failing when another request
+    creates it at the same moment (two people saving the first draft at once)."""
+    connection = await session.connection()
+    insert: Any = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    table: Any = FinalReportRow.__table__
+    await session.execute(
+        insert(table)
+        .values(
+            id=uuid.uuid4(),
+            organisation_id=organisation_id,
+            client_id=client_id,
+            status="draft",
+            version=0,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["organisation_id", "client_id"])
+    )
 
 
 async def report_versions(session: AsyncSession, client_id: uuid.UUID) -> list[FinalReportVersionRow]:

@@ -16,13 +16,14 @@ records, milestones and events as the API. Each one:
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.coaching import plan_store as store
@@ -34,6 +35,7 @@ from services.coaching.plan_models import (
     WORK_ABILITY_MIN,
     AssessmentIn,
     AssessmentOut,
+    AssessmentRow,
     BenefitsCounsellingIn,
     BenefitsCounsellingOut,
     DisclosurePlanIn,
@@ -81,6 +83,21 @@ def session_for(ctx: ServiceContext, principal: Principal) -> Any:
 async def transaction(ctx: ServiceContext, principal: Principal) -> AsyncIterator[AsyncSession]:
     async with session_for(ctx, principal) as session, session.begin():
         yield session
+
+
+T = TypeVar("T")
+
+
+async def saving(ctx: ServiceContext, principal: Principal, save: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """``save`` in a transaction. When another request created the same one-per-client row
+    at the same moment (its unique constraint fails here), ``save`` runs once more and then
+    updates that row: the later save wins, as it would a moment later."""
+    try:
+        async with transaction(ctx, principal) as session:
+            return await save(session)
+    except IntegrityError:
+        async with transaction(ctx, principal) as session:
+            return await save(session)
 
 
 # The client's journey in the caller's organisation, or 404 (the records' check).
@@ -145,10 +162,13 @@ async def save_job_plan(
 ) -> JobSearchPlanOut:
     await journey_of(ctx, principal, client_id)
     await ctx.audit_access(principal, "plans.job_search.write", client_id)
-    async with transaction(ctx, principal) as session:
-        return await store.save_job_plan(
+    return await saving(
+        ctx,
+        principal,
+        lambda session: store.save_job_plan(
             session, ctx.cipher, principal.organisation_id, client_id, body, principal.user_id
-        )
+        ),
+    )
 
 
 async def read_disclosure(ctx: ServiceContext, principal: Principal, client_id: uuid.UUID) -> DisclosurePlanOut:
@@ -167,10 +187,13 @@ async def save_disclosure(
     await ctx.audit_access(principal, "plans.disclosure.write", client_id)
     for criterion, day in news:
         await report_milestone(ctx, principal, client_id, "disclosure_discussed", day, criterion)
-    async with transaction(ctx, principal) as session:
-        return await store.save_disclosure(
+    return await saving(
+        ctx,
+        principal,
+        lambda session: store.save_disclosure(
             session, ctx.cipher, principal.organisation_id, client_id, body, principal.user_id
-        )
+        ),
+    )
 
 
 async def list_benefits(
@@ -206,6 +229,21 @@ async def record_assessment(
     state = await journey_of(ctx, principal, client_id)
     await ctx.audit_access(principal, f"assessments.write.{body.kind}", client_id)
     base = _event_base(principal)
+    try:
+        row = await _add_assessment(ctx, principal, client_id, body, state, base)
+    except IntegrityError:  # another request added the same kind at the same moment
+        raise conflict("assessment_exists", f"The client already has a {body.kind} assessment.") from None
+    return store.to_assessment(row, ctx.cipher)
+
+
+async def _add_assessment(
+    ctx: ServiceContext,
+    principal: Principal,
+    client_id: uuid.UUID,
+    body: AssessmentIn,
+    state: JourneyState,
+    base: dict[str, Any],
+) -> AssessmentRow:
     async with transaction(ctx, principal) as session:
         if await store.assessment_exists(session, client_id, body.kind):
             raise conflict("assessment_exists", f"The client already has a {body.kind} assessment.")
@@ -228,7 +266,7 @@ async def record_assessment(
                     assessed_on=body.assessed_on,
                 ),
             )
-    return store.to_assessment(row, ctx.cipher)
+    return row
 
 
 async def list_feedback(ctx: ServiceContext, principal: Principal, client_id: uuid.UUID) -> list[FeedbackOut]:

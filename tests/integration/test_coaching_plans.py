@@ -532,3 +532,32 @@ def test_plan_pages_render_in_each_language(live: Live, org: Org, lang: str) -> 
         session.cookies.set("polku_lang", lang)
         assert expected[0] in session.get(f"/clients/{cid}/plans").text
         assert expected[1] in session.get(f"/clients/{cid}/assessments").text
+
+
+def test_first_saves_at_the_same_moment_both_succeed(live: Live, org: Org) -> None:
+    """Two people saving a client's first plan or report draft at once (coach and team
+    lead): neither gets a server error, and there is one row each (the later save wins)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    report = {"summary": "Yhteenveto.", "actions": "Toimet.", "strengths": "Vahvuudet.", "next_steps": None}
+    for _ in range(3):  # each round a new client, so both saves race to create the row
+        cid = new_client(live, org)
+        saves = [
+            (Role.COACH, f"/api/v1/clients/{cid}/job-search-plan", PLAN),
+            (Role.TEAM_LEAD, f"/api/v1/clients/{cid}/job-search-plan", {**PLAN, "hours_per_week": 30}),
+            (Role.COACH, f"/api/v1/clients/{cid}/final-report", report),
+            (Role.TEAM_LEAD, f"/api/v1/clients/{cid}/final-report", report),
+        ]
+        clients = [live.http(live.username(org, role)) for role, _, _ in saves]
+        try:
+            with ThreadPoolExecutor(max_workers=len(saves)) as pool:
+                answers = list(
+                    pool.map(lambda pair: pair[0].put(pair[1][1], json=pair[1][2]), zip(clients, saves, strict=True))
+                )
+        finally:
+            for http in clients:
+                http.close()
+        assert [r.status_code for r in answers] == [200] * len(saves), [r.text[:200] for r in answers]
+        assert len(coaching_rows(live, "job_search_plans", cid)) == 1
+        assert len(coaching_rows(live, "final_reports", cid)) == 1
+        assert sorted(r["version"] for r in coaching_rows(live, "final_report_versions", cid)) == [1, 2]
