@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.coaching.models import JourneySnapshot
+from shared.codec import PayloadDecryptError
 from shared.db import Database, utcnow
 from shared.events.streams import STREAM_BY_AREA, StreamSpec
 from shared.service import ServiceContext
@@ -249,6 +250,7 @@ class SnapshotConsumer:
         self.ctx = ctx
         self.spec = STREAM_BY_AREA["journey"]
         self.saved = 0
+        self._organisations: set[uuid.UUID] = set()  # of this deployment, seen so far
 
     async def run(self) -> None:
         import nats
@@ -321,17 +323,29 @@ class SnapshotConsumer:
             return set()
         db = self.ctx.database
         stale = to_refresh(refs, await versions(db, list({r.client_id for r in refs})))
+        # Only this deployment's journeys: a stream shared with another deployment (a test
+        # server, say) carries journeys this one can neither read nor show.
+        ours = await self._known_organisations({org for org, _ in stale})
+        stale = [(org, client_id) for org, client_id in stale if org in ours]
         if not stale:
             return set()
         temporal = await self.ctx.temporal()
         gate = asyncio.Semaphore(QUERIES_AT_ONCE)
         failed: set[uuid.UUID] = set()
+        unreadable: set[uuid.UUID] = set()
 
         async def read(org: uuid.UUID, client_id: uuid.UUID) -> JourneyState | None:
             async with gate:
                 try:
                     return await get_state(temporal, org, client_id)
                 except JourneyNotFound:  # terminated or never started: nothing to show
+                    return None
+                except PayloadDecryptError:
+                    # Sealed with a key this deployment does not hold (erased, or another
+                    # deployment's journey on a shared server): reading again cannot help,
+                    # and events left unacknowledged would stall the consumer.
+                    log.warning("journey snapshots: a journey's state cannot be decrypted; skipped")
+                    unreadable.add(client_id)
                     return None
                 except Exception as exc:  # noqa: BLE001 - this journey only; the others go on
                     log.warning("journey snapshots: a journey could not be read (%s)", type(exc).__name__)
@@ -340,9 +354,15 @@ class SnapshotConsumer:
 
         states = [s for s in await asyncio.gather(*(read(o, c) for o, c in stale)) if s is not None]
         await save(db, states)
-        await forget(db, sorted(failed, key=str))
+        await forget(db, sorted(failed | unreadable, key=str))
         self.saved += len(states)
         return failed
+
+    async def _known_organisations(self, organisations: set[uuid.UUID]) -> set[uuid.UUID]:
+        for org in organisations - self._organisations:
+            if await self.ctx.identity.organisation(org) is not None:
+                self._organisations.add(org)
+        return organisations & self._organisations
 
 
 def _deliveries(msg: Any) -> int:

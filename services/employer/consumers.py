@@ -7,13 +7,16 @@ idempotent by event id: the id is recorded in the same transaction as its effect
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import PullSub
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.employer.models import PoolClient, ProcessedEvent
-from shared.contracts.events import AnyEvent, JourneyEvent
+from shared.contracts.events import AnyEvent, JourneyEvent, known_event
 from shared.db import Database
 from shared.events.streams import jstream
 from shared.service import ServiceContext
@@ -41,8 +44,14 @@ async def apply_event(db: Database, event: AnyEvent) -> bool:
 async def _project(session: AsyncSession, event: JourneyEvent) -> None:
     row = await session.get(PoolClient, event.client_id)
     if row is None:
-        session.add(
-            PoolClient(
+        # Insert-or-nothing: two events of a new client applied at once (two consumer
+        # processes, or a redelivery) must not fail on the second insert.
+        connection = await session.connection()
+        insert: Any = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        table: Any = PoolClient.__table__
+        created: Any = await session.execute(
+            insert(table)
+            .values(
                 client_id=event.client_id,
                 organisation_id=event.organisation_id,
                 coach_id=event.coach_id,
@@ -51,8 +60,13 @@ async def _project(session: AsyncSession, event: JourneyEvent) -> None:
                 episode=event.episode,
                 last_event_at=event.occurred_at,
             )
+            .on_conflict_do_nothing(index_elements=["client_id"])
         )
-        return
+        if created.rowcount:
+            return
+        row = await session.get(PoolClient, event.client_id, populate_existing=True)
+        if row is None:
+            return
     if event.occurred_at < row.last_event_at:
         return  # an older event arriving late must not overwrite newer state
     row.coach_id = event.coach_id
@@ -73,5 +87,10 @@ def register(ctx: ServiceContext) -> None:
         title="employer-journey",
         description="Journey events into the employer service's matching pool",
     )
-    async def on_journey_event(event: AnyEvent) -> None:
+    async def on_journey_event(body: Any) -> None:
+        # Validated here, not by FastStream: an event this version does not know is
+        # acknowledged and skipped instead of being redelivered forever.
+        event = known_event(body)
+        if event is None:
+            return
         await apply_event(ctx.database, event)  # looked up now: the app swaps it at start

@@ -8,11 +8,13 @@ last is ignored.
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream import AckPolicy
 from faststream.nats import PullSub
 
 from services.intake.models import Client
-from shared.contracts.events import AnyEvent, JourneyEvent
+from shared.contracts.events import JourneyEvent, known_event
 from shared.db import Database
 from shared.events.streams import jstream
 from shared.service import ServiceContext
@@ -46,6 +48,11 @@ def register(ctx: ServiceContext) -> None:
         title="intake-journey",
         description="Journey status and coach of each registered client, for caseload counts",
     )
-    async def on_journey_event(event: AnyEvent) -> None:
+    async def on_journey_event(body: Any) -> None:
+        # Validated here, not by FastStream: an event this version does not know is
+        # acknowledged and skipped instead of being redelivered forever.
+        event = known_event(body)
+        if event is None:
+            return
         if isinstance(event, JourneyEvent):
             await apply_journey_event(db, event)

@@ -8,11 +8,14 @@ ids and codes. Subject: ``polku.{organisation_id}.{type}``, e.g.
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from shared.contracts.employer import (
     CoachSupport,
@@ -320,3 +323,23 @@ ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
 def parse_event(raw: bytes | str) -> AnyEvent:
     return ANY_EVENT.validate_json(raw)
+
+
+_EVENT_TYPE = re.compile(r"^[a-z_]{1,40}\.[a-z_]{1,60}$")
+
+
+def known_event(body: Any) -> AnyEvent | None:
+    """The event in a consumed message's body (decoded JSON, or raw bytes), or None when
+    it is not an event this version knows: a type added by a newer producer, or a
+    malformed message. A consumer acknowledges and skips those: redelivering them could
+    never succeed, and would repeat forever. Only the type code is logged, never the
+    body."""
+    try:
+        if isinstance(body, bytes | str):
+            body = json.loads(body)
+        return ANY_EVENT.validate_python(body)
+    except (ValidationError, ValueError):
+        kind = body.get("type") if isinstance(body, dict) else None
+        shown = kind if isinstance(kind, str) and _EVENT_TYPE.match(kind) else "unreadable"
+        logging.getLogger(__name__).warning("event skipped: not an event this version knows (type %s)", shown)
+        return None
