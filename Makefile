@@ -4,7 +4,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 SYNCED := $(VENV)/.synced-lock
 
-.PHONY: dev test test-postgresql lint typecheck check bench-journeys bench-coaching fault-test bench-region clean-dev
+.PHONY: dev test test-sqlite lint typecheck check bench-journeys bench-coaching fault-test bench-region clean-dev
 
 $(SYNCED): uv.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -15,15 +15,21 @@ $(SYNCED): uv.lock pyproject.toml
 dev: $(SYNCED)
 	$(VENV)/bin/polku dev
 
-test: $(SYNCED)
-	$(VENV)/bin/pytest
-	$(MAKE) --no-print-directory test-postgresql
+# Two pytest workers (pytest-xdist), a test file at a time each: every worker starts its own
+# servers and stack, and most of a test's time is spent waiting on them, not on the CPU.
+PYTEST := $(VENV)/bin/pytest -p no:cacheprovider -n 2 --dist loadfile
 
-# The whole-stack integration tests again with every service on PostgreSQL (tests taking
-# `db_settings` already ran on both). Route permissions, isolation and schemathesis check the
-# HTTP layer, which is the same on both databases, so they run once, on SQLite.
-test-postgresql: $(SYNCED)
-	POLKU_TEST_DATABASE=postgresql $(VENV)/bin/pytest -p no:cacheprovider -m live_stack tests/integration \
+# The whole suite on PostgreSQL (the production database), then the whole-stack tests again
+# on SQLite, the embedded default of `make dev`. Tests taking `db_settings` run on both in
+# the first run already.
+test: $(SYNCED)
+	POLKU_TEST_DATABASE=postgresql $(PYTEST)
+	$(MAKE) --no-print-directory test-sqlite
+
+# The whole-stack tests (marked `live_stack`) on SQLite, except the route matrix, isolation
+# and schemathesis, which test the HTTP layer (the same on both databases).
+test-sqlite: $(SYNCED)
+	POLKU_TEST_DATABASE=sqlite $(PYTEST) -m live_stack tests/integration tests/e2e \
 		-k "not test_route_permissions and not test_schemathesis and not test_isolation"
 
 lint: $(SYNCED)
