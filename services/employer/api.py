@@ -589,14 +589,22 @@ async def set_match_profile(
 ) -> MatchProfileOut:
     await journey_of(ctx, principal, client_id)
     await ctx.audit_access(principal, "match_profile.write", client_id)
-    async with ctx.database.session(organisation_id=principal.organisation_id) as session, session.begin():
-        row = await store.get_profile(session, client_id)
-        if row is None:
-            row = MatchProfile(client_id=client_id, organisation_id=principal.organisation_id, profile_enc="")
-            session.add(row)
-        row.profile_enc = store.encrypt_profile(ctx.cipher, client_id, body)
-        row.updated_at = utcnow()
-        row.updated_by = principal.user_id
+
+    async def save() -> MatchProfile:
+        async with ctx.database.session(organisation_id=principal.organisation_id) as session, session.begin():
+            row = await store.get_profile(session, client_id)
+            if row is None:
+                row = MatchProfile(client_id=client_id, organisation_id=principal.organisation_id, profile_enc="")
+                session.add(row)
+            row.profile_enc = store.encrypt_profile(ctx.cipher, client_id, body)
+            row.updated_at = utcnow()
+            row.updated_by = principal.user_id
+        return row
+
+    try:
+        row = await save()
+    except IntegrityError:  # someone created the client's profile at the same moment: update it
+        row = await save()
     return store.to_profile_out(row, body)
 
 
