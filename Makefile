@@ -19,17 +19,18 @@ dev: $(SYNCED)
 # servers and stack, and most of a test's time is spent waiting on them, not on the CPU.
 PYTEST := $(VENV)/bin/pytest -p no:cacheprovider -n 2 --dist loadfile
 
-# The whole suite on PostgreSQL (the production database), then the whole-stack tests again
-# on SQLite, the embedded default of `make dev`. Tests taking `db_settings` run on both in
+# The whole suite on PostgreSQL (the production database), then the whole-stack integration
+# tests again on SQLite, the embedded default of `make dev`. Tests taking `db_settings` run on both in
 # the first run already.
 test: $(SYNCED)
 	POLKU_TEST_DATABASE=postgresql $(PYTEST)
 	$(MAKE) --no-print-directory test-sqlite
 
-# The whole-stack tests (marked `live_stack`) on SQLite, except the route matrix, isolation
-# and schemathesis, which test the HTTP layer (the same on both databases).
+# The whole-stack integration tests (marked `live_stack`) on SQLite, except the route matrix,
+# isolation and schemathesis, which test the HTTP layer (the same on both databases). The
+# browser tests run once, on PostgreSQL; `polku dev` on SQLite has a test of its own.
 test-sqlite: $(SYNCED)
-	POLKU_TEST_DATABASE=sqlite $(PYTEST) -m live_stack tests/integration tests/e2e \
+	POLKU_TEST_DATABASE=sqlite $(PYTEST) -m live_stack tests/integration \
 		-k "not test_route_permissions and not test_schemathesis and not test_isolation"
 
 lint: $(SYNCED)
