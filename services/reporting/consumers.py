@@ -3,8 +3,9 @@
 One durable pull consumer per stream (``reporting-{area}``, every subject of the stream),
 explicit ack. Each fetch takes what is waiting, up to ``BATCH_SIZE`` events, at once (no
 waiting for a batch to fill, so the dashboards follow within a moment), and the next
-fetch runs while a batch is applied; the batch is
-applied in one transaction (``projection.apply_batch``) and acknowledged after it commits.
+batch is fetched, decoded and validated (``projection.PreparedBatch``) while one is
+applied; the batch is applied in one transaction (``projection.apply_prepared``) and
+acknowledged after it commits.
 If it fails, the whole batch is NACKed and redelivered; nothing of it was written and
 every event id is recorded with its effect, so nothing counts twice. Event types without
 a projection are acknowledged and skipped.
@@ -22,7 +23,13 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from services.reporting.projection import apply_batch, checkpoints, projection_database
+from services.reporting.projection import (
+    PreparedBatch,
+    apply_prepared,
+    checkpoints,
+    prepare_batch,
+    projection_database,
+)
 from shared.db import Database
 from shared.events.streams import STREAMS, StreamSpec
 from shared.service import ServiceContext
@@ -36,6 +43,8 @@ FETCH_WAIT_S = 5.0
 # A batch not acknowledged within this long is redelivered (the projection crashed or hung).
 ACK_WAIT_S = 60.0
 RETRY_S = 1.0
+# Events decoded and validated at a time before the event loop runs other tasks.
+PREPARE_SLICE = 50
 
 
 def durable_name(spec: StreamSpec) -> str:
@@ -80,23 +89,42 @@ class StreamConsumer:
             connect_timeout=5,
             max_reconnect_attempts=-1,
         )
+        applying: asyncio.Task[None] | None = None
         try:
             sub = await self._subscribe(nc.jetstream())
-            # The next batch is fetched while the current one is applied: the broker's and
-            # the database's time overlap. A batch that fails is redelivered later, after
-            # the ones fetched meanwhile; the projection does not depend on that order.
-            msgs = await self._fetch(sub)
+            # A pipeline, one batch in each stage: while the database applies a batch (and
+            # it is then acknowledged), the next one is fetched, decoded and validated.
+            # Batches are applied one after another, in the order fetched; one that fails
+            # is redelivered later, after the ones fetched meanwhile: the projection does
+            # not depend on that order.
             while True:
-                following = asyncio.create_task(self._fetch(sub))
-                try:
-                    if msgs:
-                        await self.handle(msgs)
-                    msgs = await following
-                except BaseException:  # stopping: do not leave the fetch behind
-                    following.cancel()
-                    raise
+                msgs = await self._fetch(sub)
+                prepared = await self._prepare(msgs) if msgs else None
+                if applying is not None:
+                    await applying
+                    applying = None
+                if msgs:
+                    applying = asyncio.create_task(self.handle(msgs, prepared))
         finally:
+            if applying is not None:  # stopping: do not leave the batch behind
+                applying.cancel()
+                await asyncio.gather(applying, return_exceptions=True)
             await nc.close()
+
+    async def _prepare(self, msgs: list[Any]) -> PreparedBatch | None:
+        """Decode and validate the batch in slices, letting the event loop run between
+        them: the batch in its transaction (holding the database's write lock) goes on
+        between slices rather than waiting for the whole batch."""
+        try:
+            prepared = PreparedBatch()
+            for i, m in enumerate(msgs, 1):
+                prepared.add(decode(m.data))
+                if i % PREPARE_SLICE == 0:
+                    await asyncio.sleep(0)
+            return prepared
+        except Exception:  # handle() prepares it again and NAKs the batch if it fails again
+            log.exception("reporting %s: preparing a batch of %d events failed", self.spec.area, len(msgs))
+            return None
 
     async def _fetch(self, sub: Any) -> list[Any]:
         try:
@@ -123,9 +151,12 @@ class StreamConsumer:
                 log.warning("reporting %s: cannot subscribe yet (%s)", self.spec.area, type(exc).__name__)
                 await asyncio.sleep(RETRY_S)
 
-    async def handle(self, msgs: list[Any]) -> None:
+    async def handle(self, msgs: list[Any], prepared: PreparedBatch | None = None) -> None:
+        """Apply the batch (``prepared`` from ``msgs`` unless given), then acknowledge it."""
         try:
-            result = await apply_batch(self.db, [decode(m.data) for m in msgs])
+            if prepared is None:
+                prepared = prepare_batch([decode(m.data) for m in msgs])
+            result = await apply_prepared(self.db, prepared)
         except Exception:
             log.exception("reporting %s: a batch of %d events failed; redelivered", self.spec.area, len(msgs))
             for m in msgs:

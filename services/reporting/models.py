@@ -14,7 +14,7 @@ import uuid
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Boolean, Date, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, Float, Index, Integer, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UTCDateTime, UUIDStr, utcnow
@@ -67,13 +67,16 @@ class JourneyFact(Projected, ReportingBase):
 
     __tablename__ = "journey_facts"
     __table_args__ = (
-        Index("ix_journey_facts_client_seq", "client_id", "seq"),
+        # Keyed by client, then event id: the key's index finds a client's facts (the refold,
+        # outreach answered) and tells whether an event was applied (the event names its
+        # client), so a fact stored updates two indexes, not three (event id, client, report).
+        PrimaryKeyConstraint("client_id", "event_id"),
         # Moves, milestones of one kind, reminders in a period; covers counting contacts by place.
         Index("ix_journey_facts_org_kind_day", "organisation_id", "kind", "milestone", "day", "code"),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(UUIDStr, primary_key=True)
-    client_id: Mapped[uuid.UUID] = mapped_column(UUIDStr)
+    client_id: Mapped[uuid.UUID] = mapped_column(UUIDStr, primary_key=True)
     seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     episode: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))  # started, move, milestone, reminder
@@ -102,7 +105,7 @@ class JourneyProjection(TenantScoped, ReportingBase):
     __tablename__ = "journeys"
 
     client_id: Mapped[uuid.UUID] = mapped_column(UUIDStr, primary_key=True)
-    coach_id: Mapped[uuid.UUID] = mapped_column(UUIDStr, index=True)
+    coach_id: Mapped[uuid.UUID] = mapped_column(UUIDStr)  # grouped by within an organisation only: no index
     phase: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20))
     episode: Mapped[int] = mapped_column(default=1)
@@ -121,7 +124,7 @@ class Episode(Projected, ReportingBase):
     __table_args__ = (
         Index("ix_episodes_org_closed_day", "organisation_id", "closed_day"),
         Index("ix_episodes_org_contact_day", "organisation_id", "first_contact_day"),
-        Index("ix_episodes_org_started_day", "organisation_id", "started_day"),
+        # None on started_day: no report filters on it.
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(UUIDStr, primary_key=True)

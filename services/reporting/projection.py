@@ -25,18 +25,18 @@ import asyncio
 import itertools
 import logging
 import operator
+import re
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Boolean, Date, Table, delete, event, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Boolean, Date, Table, delete, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.reporting.metrics import days_between, local_day, month_key
@@ -96,6 +96,9 @@ class Projector:
     # Whether ``apply`` keeps the event id itself (journey facts); otherwise it is recorded
     # in ``ProcessedEvent``.
     keeps_ids: bool = False
+    # What ``apply`` takes for each validated event, made when the batch is prepared (outside
+    # the write transaction); ``apply`` takes the event itself if None.
+    shape: Callable[[Any], Any] | None = None
 
 
 @dataclass
@@ -205,7 +208,8 @@ def as_dict(row: Row) -> dict[str, Any]:
 
 
 def fact_of(e: JourneyEvent) -> Fact:
-    at = e.occurred_at
+    # Times in UTC from here on: the fold copies them into rows, stored as UTC text.
+    at = e.occurred_at.astimezone(UTC)
     fact = Fact(
         event_id=str(e.id),
         organisation_id=str(e.organisation_id),
@@ -232,10 +236,10 @@ def fact_of(e: JourneyEvent) -> Fact:
     elif isinstance(e, MilestoneRecorded):
         fact.kind = "milestone"
         fact.milestone = e.kind
-        fact.milestone_at = e.milestone_occurred_at
+        fact.milestone_at = e.milestone_occurred_at.astimezone(UTC)
         fact.code = e.code
         fact.contact_mode = e.contact_mode
-        fact.day = local_day(e.milestone_occurred_at)  # a milestone counts on its own day
+        fact.day = local_day(fact.milestone_at)  # a milestone counts on its own day
     elif isinstance(e, ReminderDue):
         fact.kind = "reminder"
         fact.reminder = e.reminder
@@ -410,11 +414,6 @@ def _table(model: type[ReportingBase]) -> Table:
     return cast(Table, model.__table__)
 
 
-async def _select(session: AsyncSession, table: type[ReportingBase], column: str, keys: Sequence[Any]) -> list[Any]:
-    t = _table(table)
-    return list((await session.execute(select(t).where(t.c[column].in_(keys)))).mappings())
-
-
 async def _delete(session: AsyncSession, table: type[ReportingBase], column: str, keys: Sequence[Any]) -> None:
     t = _table(table)
     await session.execute(delete(t).where(t.c[column].in_(keys)))
@@ -428,13 +427,12 @@ async def _insert(session: AsyncSession, table: type[ReportingBase], rows: Seque
         await _execute_many(connection, codec.insert_sql, [codec.db_row(r) for r in rows])
 
 
-async def apply_journey(session: AsyncSession, events: list[JourneyEvent]) -> None:
-    """Store the facts and fold them into each client's rows: read the touched clients'
-    journeys and episodes once, fold in memory, write back what changed, each table in
-    one statement."""
+async def apply_journey(session: AsyncSession, facts: list[Fact]) -> None:
+    """Store the facts (``fact_of`` the events, made when the batch was prepared) and fold
+    them into each client's rows: read the touched clients' journeys and episodes once,
+    fold in memory, write back what changed, each table in one statement."""
     connection = await session.connection()
     dialect = connection.dialect
-    facts = [fact_of(e) for e in events]
     fact_codec = _codec(JourneyFact, dialect)
     await _execute_many(connection, fact_codec.insert_sql, [fact_codec.db_row(f) for f in facts])
     by_client: dict[Id, list[Fact]] = defaultdict(list)
@@ -534,7 +532,8 @@ def _uuid_text(v: Any) -> str:
 
 def _sqlite_time(v: datetime) -> str:
     # isoformat is the faster of the two; the same text as SQLAlchemy's storage format.
-    return v.astimezone(UTC).isoformat(" ", "microseconds")[:SQLITE_TIME]
+    # The fold's times are UTC already (``fact_of``, ``_sqlite_time_in``): no conversion.
+    return (v if v.tzinfo is UTC else v.astimezone(UTC)).isoformat(" ", "microseconds")[:SQLITE_TIME]
 
 
 def _sqlite_time_in(v: str) -> datetime:
@@ -582,14 +581,15 @@ class _Codec:
     to_db: tuple[tuple[int, Callable[[Any], Any]], ...]
     from_db: tuple[tuple[int, Callable[[Any], Any]], ...]
     update_order: tuple[int, ...]  # the values' order in ``update_sql``: other columns, then the keys
+    of_row: Callable[[Any], tuple[Any, ...]]  # the values of a plain row, in ``columns`` order
+    of_dict: Callable[[Any], tuple[Any, ...]]  # the same of a dict
 
     def index(self, column: str) -> int:
         return self.columns.index(column)
 
     def db_row(self, row: Any) -> tuple[Any, ...]:
         """A row (plain row or dict) as the driver takes it, in ``columns`` order."""
-        get = _getters(self.columns)
-        values = list((get[1] if isinstance(row, dict) else get[0])(row))
+        values = list((self.of_dict if type(row) is dict else self.of_row)(row))
         for i, convert in self.to_db:
             v = values[i]
             if v is not None:
@@ -607,11 +607,6 @@ class _Codec:
             if v is not None:
                 values[i] = convert(v)
         return dict(zip(self.columns, values, strict=True))
-
-
-@cache
-def _getters(columns: tuple[str, ...]) -> tuple[Callable[[Any], tuple[Any, ...]], Callable[[Any], tuple[Any, ...]]]:
-    return operator.attrgetter(*columns), operator.itemgetter(*columns)
 
 
 @cache
@@ -651,6 +646,8 @@ def _codec(table: type[ReportingBase], dialect: Any) -> _Codec:
         to_db=tuple((i, f) for i, c in enumerate(columns) if (f := _to_db(c.type, sqlite)) is not None),
         from_db=tuple((i, f) for i, c in enumerate(columns) if (f := _from_db(c.type, sqlite)) is not None),
         update_order=tuple(names.index(c.key) for c in ordered) if update_sql else (),
+        of_row=operator.attrgetter(*names),
+        of_dict=operator.itemgetter(*names),
     )
 
 
@@ -685,25 +682,21 @@ async def _fetch(
 # --------------------------------------------------------------------------- other projections
 
 
-async def _known(session: AsyncSession, table: type[ReportingBase], column: str, keys: Iterable[Any]) -> set[Any]:
-    wanted = list(set(keys))
-    if not wanted:
-        return set()
-    t = _table(table)
-    return set((await session.execute(select(t.c[column]).where(t.c[column].in_(wanted)))).scalars())
-
-
 async def _insert_new(
     session: AsyncSession, table: type[ReportingBase], key: str, rows: Sequence[dict[str, Any]]
 ) -> None:
     """Insert the rows whose ``key`` is not stored yet (nor earlier in ``rows``)."""
-    known = await _known(session, table, key, (r[key] for r in rows))
+    connection = await session.connection()
+    codec = _codec(table, connection.dialect)
+    keys = list(dict.fromkeys(_uuid_text(r[key]) for r in rows))
+    known = {found[0] for found in await _fetch(connection, codec, key, keys, (key,))}
     fresh = []
     for r in rows:
-        if r[key] not in known:
-            known.add(r[key])
-            fresh.append(r)
-    await _insert(session, table, fresh)
+        k = _uuid_text(r[key])
+        if k not in known:
+            known.add(k)
+            fresh.append(codec.db_row(r))
+    await _execute_many(connection, codec.insert_sql, fresh)
 
 
 async def _merge(
@@ -714,13 +707,21 @@ async def _merge(
     keyof: Callable[[E], uuid.UUID],
     update: Callable[[dict[str, Any] | None, E], dict[str, Any]],
 ) -> None:
-    """Fold events into rows by key: read them once, update in memory, write them back."""
-    keys = list(dict.fromkeys(keyof(e) for e in events))
-    rows: dict[Any, dict[str, Any]] = {r[key]: dict(r) for r in await _select(session, table, key, keys)}
+    """Fold events into rows by key: read them once, update in memory, write them back
+    (at the driver's level, as the journey tables; ids stay text in the rows read)."""
+    connection = await session.connection()
+    codec = _codec(table, connection.dialect)
+    keys = list(dict.fromkeys(str(keyof(e)) for e in events))
+    rows = {row[key]: row for row in map(codec.python, await _fetch(connection, codec, key, keys))}
     for e in events:
-        rows[keyof(e)] = update(rows.get(keyof(e)), e)
-    await _delete(session, table, key, keys)
-    await _insert(session, table, list(rows.values()))
+        k = str(keyof(e))
+        rows[k] = update(rows.get(k), e)
+    quote = connection.dialect.identifier_preparer.quote
+    for i in range(0, len(keys), IN_CHUNK):
+        chunk = tuple(keys[i : i + IN_CHUNK])
+        sql = f"DELETE FROM {quote(codec.table)} WHERE {quote(key)} IN ({codec.marks(len(chunk))})"
+        await connection.exec_driver_sql(sql, chunk)
+    await _execute_many(connection, codec.insert_sql, [codec.db_row(r) for r in rows.values()])
 
 
 def _referral(row: dict[str, Any] | None, e: ReferralReceived | ReferralAccepted | ReferralDeclined) -> dict[str, Any]:
@@ -849,10 +850,10 @@ async def apply_feedback(session: AsyncSession, events: list[FeedbackRecorded]) 
 # --------------------------------------------------------------------------- registry
 
 PROJECTORS: dict[str, Projector] = {
-    "journey.started": Projector(JourneyStarted, apply_journey, keeps_ids=True),
-    "journey.moved": Projector(JourneyMoved, apply_journey, keeps_ids=True),
-    "journey.milestone_recorded": Projector(MilestoneRecorded, apply_journey, keeps_ids=True),
-    "journey.reminder_due": Projector(ReminderDue, apply_journey, keeps_ids=True),
+    "journey.started": Projector(JourneyStarted, apply_journey, keeps_ids=True, shape=fact_of),
+    "journey.moved": Projector(JourneyMoved, apply_journey, keeps_ids=True, shape=fact_of),
+    "journey.milestone_recorded": Projector(MilestoneRecorded, apply_journey, keeps_ids=True, shape=fact_of),
+    "journey.reminder_due": Projector(ReminderDue, apply_journey, keeps_ids=True, shape=fact_of),
     "referral.received": Projector(ReferralReceived, apply_referrals),
     "referral.accepted": Projector(ReferralAccepted, apply_referrals),
     "referral.declined": Projector(ReferralDeclined, apply_referrals),
@@ -865,12 +866,23 @@ PROJECTORS: dict[str, Projector] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Envelope:
-    id: uuid.UUID
+    id: Id  # ids as stored (see ``_id_text``)
     type: str
-    organisation_id: uuid.UUID
+    organisation_id: Id
     occurred_at: datetime
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _id_text(value: Any) -> Id:
+    """A UUID as stored (lower-case, hyphenated text); ValueError if it is none. Ids come
+    that way off the wire, and checking the text is a fraction of parsing and printing it."""
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
+    return str(uuid.UUID(str(value)))
 
 
 def _envelope(raw: Mapping[str, Any]) -> _Envelope | None:
@@ -878,28 +890,36 @@ def _envelope(raw: Mapping[str, Any]) -> _Envelope | None:
         at = datetime.fromisoformat(str(raw["occurred_at"]))
         if at.tzinfo is None:
             return None
-        return _Envelope(uuid.UUID(str(raw["id"])), str(raw["type"]), uuid.UUID(str(raw["organisation_id"])), at)
+        return _Envelope(_id_text(raw["id"]), str(raw["type"]), _id_text(raw["organisation_id"]), at)
     except (KeyError, ValueError, TypeError):
         return None
 
 
-async def apply_batch(db: Database, raws: Sequence[Any]) -> BatchResult:
-    """Apply decoded events (dicts, in stream order) once each, in one transaction."""
-    result = BatchResult()
-    batch: list[tuple[_Envelope, BaseModel | None]] = []
-    seen: set[uuid.UUID] = set()
-    for raw in raws:
+@dataclass
+class PreparedBatch:
+    """A batch as far as it can be taken without the database: every message's envelope
+    read and its event validated (and shaped for its projector), duplicates within the
+    batch dropped. Preparing runs outside the write transaction, so a consumer prepares
+    its next batch while the database applies the one before."""
+
+    result: BatchResult = field(default_factory=BatchResult)
+    events: list[tuple[_Envelope, Any]] = field(default_factory=list)  # (envelope, the projector's input or None)
+    seen: set[Id] = field(default_factory=set)  # the event ids in ``events``
+
+    def add(self, raw: Any) -> None:
+        """Read and validate the next decoded event (a dict) of the batch."""
+        result = self.result
         env = _envelope(raw) if isinstance(raw, Mapping) else None
         if env is None:
             result.invalid += 1
             log.warning("reporting: skipped a message that is not an event")
-            continue
-        if env.id in seen:
+            return
+        if env.id in self.seen:
             result.duplicates += 1
-            continue
-        seen.add(env.id)
+            return
+        self.seen.add(env.id)
         projector = PROJECTORS.get(env.type)
-        model: BaseModel | None = None
+        shaped: Any = None
         if projector is None:
             result.skipped += 1
             result.types_skipped[env.type] = result.types_skipped.get(env.type, 0) + 1
@@ -909,21 +929,40 @@ async def apply_batch(db: Database, raws: Sequence[Any]) -> BatchResult:
             except ValidationError as exc:
                 result.invalid += 1
                 log.warning("reporting: skipped invalid %s event %s: %s", env.type, env.id, exc.error_count())
-                continue
-        batch.append((env, model))
+                return
+            shaped = projector.shape(model) if projector.shape is not None else model
+        self.events.append((env, shaped))
+
+
+def prepare_batch(raws: Iterable[Any]) -> PreparedBatch:
+    """Read and validate decoded events (dicts, in stream order); see ``PreparedBatch``."""
+    prepared = PreparedBatch()
+    for raw in raws:
+        prepared.add(raw)
+    return prepared
+
+
+async def apply_batch(db: Database, raws: Sequence[Any]) -> BatchResult:
+    """Apply decoded events (dicts, in stream order) once each, in one transaction."""
+    return await apply_prepared(db, prepare_batch(raws))
+
+
+async def apply_prepared(db: Database, prepared: PreparedBatch) -> BatchResult:
+    """Apply a prepared batch in one transaction: skip the ids applied before, record the
+    new ones, advance the watermarks and run the projectors."""
+    result = prepared.result
+    batch = prepared.events
     if not batch:
         return result
-
-    async with db.session(cross_tenant=True) as session, session.begin():
+    async with _transaction(db) as session:
         connection = await session.connection()
-        facts = [str(e.id) for e, _ in batch if _keeps_ids(e.type)]
-        others = [str(e.id) for e, _ in batch if not _keeps_ids(e.type)]
-        done = {
-            raw[0]
-            for table, ids in ((JourneyFact, facts), (ProcessedEvent, others))
-            for raw in await _fetch(connection, _codec(table, connection.dialect), "event_id", ids, ("event_id",))
-        }
-        fresh = [(e, m) for e, m in batch if str(e.id) not in done]
+        # Journey events are kept as facts, the others' ids in ProcessedEvent.
+        facts: list[Fact] = [fact for e, fact in batch if _keeps_ids(e.type)]
+        others = [e.id for e, _ in batch if not _keeps_ids(e.type)]
+        codec = _codec(ProcessedEvent, connection.dialect)
+        done = await _stored_facts(connection, facts)
+        done.update(raw[0] for raw in await _fetch(connection, codec, "event_id", others, ("event_id",)))
+        fresh = [(e, m) for e, m in batch if e.id not in done]
         result.duplicates += len(batch) - len(fresh)
         if not fresh:
             return result
@@ -945,21 +984,100 @@ async def apply_batch(db: Database, raws: Sequence[Any]) -> BatchResult:
         )
         await _advance_watermarks(session, [e for e, _ in fresh], now)
         groups: dict[Apply, list[Any]] = {}
-        for env, model in fresh:
-            if model is not None:
-                groups.setdefault(PROJECTORS[env.type].apply, []).append(model)
+        for env, shaped in fresh:
+            if shaped is not None:
+                groups.setdefault(PROJECTORS[env.type].apply, []).append(shaped)
                 result.applied += 1
-        for apply, models in groups.items():
-            await apply(session, models)
+        for apply, items in groups.items():
+            await apply(session, items)
     return result
 
 
-def projection_database(settings: Settings) -> Database:
+async def _stored_facts(connection: AsyncConnection, facts: Sequence[Fact]) -> set[Id]:
+    """The event ids of those of ``facts`` stored already, found by the table's key (client,
+    event id) with a join to the pairs sought."""
+    found: set[Id] = set()
+    codec = _codec(JourneyFact, connection.dialect)
+    for i in range(0, len(facts), IN_CHUNK):
+        chunk = facts[i : i + IN_CHUNK]
+        marks = codec.marks(2 * len(chunk)).split(", ")
+        pairs = ", ".join(f"({client}, {event})" for client, event in zip(marks[::2], marks[1::2], strict=True))
+        sql = (
+            f"WITH sought (client_id, event_id) AS (VALUES {pairs}) "
+            f"SELECT f.event_id FROM sought JOIN {codec.table} AS f "
+            "ON f.client_id = sought.client_id AND f.event_id = sought.event_id"
+        )
+        params = tuple(v for f in chunk for v in (f.client_id, f.event_id))
+        found.update(row[0] for row in await connection.exec_driver_sql(sql, params))
+    return found
+
+
+@asynccontextmanager
+async def _transaction(db: Database) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction that commits when the block ends (rolls back if it raises)."""
+    if isinstance(db, ProjectionDatabase):
+        async with db.writing() as session:
+            yield session
+    else:
+        async with db.session(cross_tenant=True) as session, session.begin():
+            yield session
+
+
+class ProjectionDatabase(Database):
+    """The reporting database as the projection writes it (``projection_database``).
+
+    On SQLite every batch is applied on one connection kept for it, one batch at a time
+    (``writing``). SQLite has one writer at a time anyway; the consumers of the streams
+    taking turns on separate connections cost twice: a connection waiting for the lock
+    polls for it with growing sleeps (up to 100 ms) while the lock may be free, and a
+    connection whose database another one has written since discards its whole page
+    cache, so each batch read the indexes it updates from the file again."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, "reporting", immediate=True)
+        self._sqlite = is_sqlite(database_url(settings, "reporting"))
+        self._turn = asyncio.Lock()
+        self._writer: AsyncConnection | None = None
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A cross-tenant session in a transaction: on SQLite on the writer's connection,
+        after the batches before it; on PostgreSQL (row locks) as any session."""
+        if not self._sqlite:
+            async with self.session(cross_tenant=True) as session, session.begin():
+                yield session
+            return
+        async with self._turn:
+            if self._writer is None:
+                self._writer = await self.engine.connect()
+            try:
+                async with self.sessions(bind=self._writer) as session:
+                    session.info.update(cross_tenant=True)
+                    async with session.begin():
+                        yield session
+            except BaseException:
+                # Rolled back; a fresh connection next time in case this one is broken.
+                await self._close_writer()
+                raise
+
+    async def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await writer.close()
+
+    async def dispose(self) -> None:
+        async with self._turn:
+            await self._close_writer()
+        await super().dispose()
+
+
+def projection_database(settings: Settings) -> ProjectionDatabase:
     """The reporting database as the projection writes it: on SQLite every transaction
     takes the write lock at BEGIN (a batch never fails half-way on a busy database), each
     connection keeps a larger page cache (the indexes of millions of facts) and leaves
-    checkpointing to ``checkpoints``."""
-    db = Database(settings, "reporting", immediate=True)
+    checkpointing to ``checkpoints``; batches are applied on one connection, one at a time
+    (``ProjectionDatabase``)."""
+    db = ProjectionDatabase(settings)
     if is_sqlite(database_url(settings, "reporting")):
 
         @event.listens_for(db.engine.sync_engine, "connect")
@@ -1010,8 +1128,8 @@ async def _advance_watermarks(session: AsyncSession, events: Sequence[_Envelope]
     """Advance each organisation's watermark in one upsert: consumers of several streams
     (and replicas of one) apply batches of the same organisation at once, and a
     read-then-write would collide on the key or lose counts under PostgreSQL."""
-    newest: dict[uuid.UUID, datetime] = {}
-    counts: dict[uuid.UUID, int] = defaultdict(int)
+    newest: dict[Id, datetime] = {}
+    counts: dict[Id, int] = defaultdict(int)
     for e in events:
         counts[e.organisation_id] += 1
         if e.organisation_id not in newest or e.occurred_at > newest[e.organisation_id]:
@@ -1023,26 +1141,18 @@ async def _advance_watermarks(session: AsyncSession, events: Sequence[_Envelope]
         for org, at in newest.items()
     ]
     connection = await session.connection()
-    t = _table(Watermark)
-    if connection.dialect.name == "postgresql":
-        pg = postgresql_insert(t)
-        stmt: Any = pg.on_conflict_do_update(
-            index_elements=[t.c.organisation_id],
-            set_={
-                "occurred_at": func.greatest(t.c.occurred_at, pg.excluded.occurred_at),
-                "events": t.c.events + pg.excluded.events,
-                "updated_at": pg.excluded.updated_at,
-            },
-        )
-    else:
-        lite = sqlite_insert(t)
-        stmt = lite.on_conflict_do_update(
-            index_elements=[t.c.organisation_id],
-            set_={
-                # SQLite's two-argument max() is the scalar one; the stored texts sort as times.
-                "occurred_at": func.max(t.c.occurred_at, lite.excluded.occurred_at),
-                "events": t.c.events + lite.excluded.events,
-                "updated_at": lite.excluded.updated_at,
-            },
-        )
-    await session.execute(stmt, rows)
+    codec = _codec(Watermark, connection.dialect)
+    await _execute_many(connection, _watermark_upsert(connection.dialect), [codec.db_row(r) for r in rows])
+
+
+@cache
+def _watermark_upsert(dialect: Any) -> str:
+    """The watermark upsert at the driver's level (SQLAlchemy built and compiled it anew
+    for every batch): the newer time, the counts added."""
+    # SQLite's two-argument max() is the scalar one; the stored texts sort as times.
+    newer = "greatest" if dialect.name == "postgresql" else "max"
+    return (
+        f"{_codec(Watermark, dialect).insert_sql} ON CONFLICT (organisation_id) DO UPDATE SET "
+        f"occurred_at = {newer}(watermarks.occurred_at, excluded.occurred_at), "
+        "events = watermarks.events + excluded.events, updated_at = excluded.updated_at"
+    )
