@@ -63,6 +63,16 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+async def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT into ``table`` in the session's database dialect, which has
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update`` (both SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    connection = await session.connection()
+    return postgresql_insert(table) if connection.dialect.name == "postgresql" else sqlite_insert(table)
+
+
 def create_engine(settings: Settings, database: str, *, immediate: bool = True) -> AsyncEngine:
     """An engine for one database.
 

@@ -37,12 +37,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.coaching.models import JourneySnapshot
 from shared.codec import PayloadDecryptError
-from shared.db import Database, utcnow
+from shared.db import Database, dialect_insert, utcnow
 from shared.events.streams import STREAM_BY_AREA, StreamSpec
 from shared.service import ServiceContext
 from workflows.contracts import JourneyState
@@ -167,8 +165,7 @@ async def save(db: Database, states: Sequence[JourneyState]) -> None:
     t = _table()
     keep = ("organisation_id", "client_id")
     async with db.session(cross_tenant=True) as session, session.begin():
-        connection = await session.connection()
-        insert: Any = postgresql_insert(t) if connection.dialect.name == "postgresql" else sqlite_insert(t)
+        insert = await dialect_insert(session, t)
         stmt = insert.on_conflict_do_update(
             index_elements=[t.c.client_id],
             set_={c.name: insert.excluded[c.name] for c in t.columns if c.name not in keep},

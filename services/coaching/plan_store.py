@@ -20,8 +20,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.coaching import record_store
@@ -52,7 +50,7 @@ from services.coaching.plan_models import (
     ReportVersion,
 )
 from shared.crypto import FieldCipher
-from shared.db import utcnow
+from shared.db import dialect_insert, utcnow
 from workflows.contracts import Criterion
 
 JOB_PLAN, DISCLOSURE, BENEFITS, ASSESSMENT, FEEDBACK = (
@@ -373,20 +371,16 @@ async def report_row(session: AsyncSession, client_id: uuid.UUID, *, lock: bool 
 async def ensure_report_row(session: AsyncSession, organisation_id: uuid.UUID, client_id: uuid.UUID) -> None:
     """Create the report's row unless it exists, without failing when another request
     creates it at the same moment (two people saving the first draft at once)."""
-    connection = await session.connection()
-    insert: Any = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    table: Any = FinalReportRow.__table__
+    insert = await dialect_insert(session, FinalReportRow.__table__)
     await session.execute(
-        insert(table)
-        .values(
+        insert.values(
             id=uuid.uuid4(),
             organisation_id=organisation_id,
             client_id=client_id,
             status="draft",
             version=0,
             created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["organisation_id", "client_id"])
+        ).on_conflict_do_nothing(index_elements=["organisation_id", "client_id"])
     )
 
 

@@ -11,13 +11,11 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import PullSub
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.employer.models import PoolClient, ProcessedEvent
 from shared.contracts.events import AnyEvent, JourneyEvent, known_event
-from shared.db import Database
+from shared.db import Database, dialect_insert
 from shared.events.streams import jstream
 from shared.service import ServiceContext
 
@@ -46,12 +44,9 @@ async def _project(session: AsyncSession, event: JourneyEvent) -> None:
     if row is None:
         # Insert-or-nothing: two events of a new client applied at once (two consumer
         # processes, or a redelivery) must not fail on the second insert.
-        connection = await session.connection()
-        insert: Any = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        table: Any = PoolClient.__table__
+        insert = await dialect_insert(session, PoolClient.__table__)
         created: Any = await session.execute(
-            insert(table)
-            .values(
+            insert.values(
                 client_id=event.client_id,
                 organisation_id=event.organisation_id,
                 coach_id=event.coach_id,
@@ -59,8 +54,7 @@ async def _project(session: AsyncSession, event: JourneyEvent) -> None:
                 status=event.status.value,
                 episode=event.episode,
                 last_event_at=event.occurred_at,
-            )
-            .on_conflict_do_nothing(index_elements=["client_id"])
+            ).on_conflict_do_nothing(index_elements=["client_id"])
         )
         if created.rowcount:
             return
