@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,19 @@ from tests import servers
 
 T = TypeVar("T")
 PASSWORD = "test-password-123"
+
+
+def wait_for(predicate: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.3) -> T:
+    """The first truthy value of ``predicate``, asked every ``interval`` seconds: for what
+    the stack does in the background (events, projections); AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -12,11 +12,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -26,9 +26,8 @@ from shared.audit import AuditLog
 from shared.contracts.journey import Role
 from shared.db import Database
 from shared.platform import AuditRecord
-from tests.conftest import Live, Org, run_sync
+from tests.conftest import Live, Org, run_sync, wait_for
 
-T = TypeVar("T")
 ALPHABET = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 TRACE = "/api/v1/audit/clients/{}/trace"
 
@@ -38,17 +37,6 @@ def hetu() -> str:
     digits = f"{random.randint(1, 28):02d}{random.randint(1, 12):02d}{random.randint(60, 99):02d}"
     digits += f"{random.randint(2, 899):03d}"
     return f"{digits[:6]}-{digits[6:]}{ALPHABET[int(digits) % 31]}"
-
-
-def wait_for(predicate: Callable[[], T | None], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
 
 
 @dataclass

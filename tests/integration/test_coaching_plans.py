@@ -7,36 +7,23 @@ pages."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from shared.contracts.journey import Role
-from tests.conftest import Live, Org, run_sync
+from tests.conftest import Live, Org, run_sync, wait_for
 
-T = TypeVar("T")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TODAY = date.today()
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def wait_for(predicate: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
 
 
 def coach_http(live: Live, org: Org) -> httpx.Client:

@@ -6,32 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import nats
 import pytest
 
 from shared.contracts.journey import Role
-from tests.conftest import Live, Org
+from tests.conftest import Live, Org, wait_for
 
-T = TypeVar("T")
 TODAY = date.today().isoformat()
-
-
-def _wait_for(predicate: Callable[[], T | None], timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 def _business_id(seed: int) -> str:
@@ -156,7 +142,7 @@ def test_a_clients_face_to_face_contact_is_the_first_employer_contact(live: Live
         found = _events(live, f"polku.{org.id}.employer_contact.recorded")
         return found if {e["client_id"] for e in found} >= {client_id, None} else None
 
-    events = _wait_for(both)
+    events = wait_for(both)
     assert {e["client_id"] for e in events} == {client_id, None}
     assert "Maija" not in json.dumps(_events(live, f"polku.{org.id}.employer.>"))
 
@@ -195,7 +181,7 @@ def test_placement_starts_and_ends_in_the_journey_and_the_stream(live: Live, org
             found = http.get(f"/api/v1/openings/{opening_id}/matches").json()
             return next((m for m in found["matches"] if m["client_id"] == client_id), None)
 
-        match = _wait_for(suggested)
+        match = wait_for(suggested)
         assert {r["code"] for r in match["reasons"]} >= {"field_industry", "area", "hours", "interest"}
 
         start = {
@@ -248,7 +234,7 @@ def test_placement_starts_and_ends_in_the_journey_and_the_stream(live: Live, org
         found = [e for e in _events(live, f"polku.{org.id}.placement.>") if e["placement_id"] == placement["id"]]
         return found if len(found) >= 2 else None
 
-    events = _wait_for(both)
+    events = wait_for(both)
     assert [e["type"] for e in events] == ["placement.started", "placement.ended"]
     started, ended = events
     assert (started["kind"], started["competitive"], started["work_arrangement_support"]) == (
@@ -271,7 +257,7 @@ def test_placement_starts_and_ends_in_the_journey_and_the_stream(live: Live, org
         seen = report["hours_per_week"]["n"] >= 1 and report["tenure_days_ended"]["n"] >= 1
         return report if seen and report["job_starts"]["first"] >= 1 else None
 
-    report = _wait_for(reported)
+    report = wait_for(reported)
     assert report["hours_per_week"]["median"] is not None
 
 

@@ -9,37 +9,23 @@ import json
 import random
 import re
 import string
-import time
 import uuid
-from collections.abc import Callable
 from contextlib import closing, suppress
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import nats
 import pytest
 
 from shared.contracts.journey import Role
-from tests.conftest import PASSWORD, Live, Org, run_sync
+from tests.conftest import PASSWORD, Live, Org, run_sync, wait_for
 
-T = TypeVar("T")
 ALPHABET = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _wait_for(predicate: Callable[[], T | None], timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 def unique_name() -> str:
@@ -143,7 +129,7 @@ def events_of(live: Live, org: Org, type_: str, count: int = 1) -> list[dict[str
         found = [e for e in stream_events(live, org) if e["type"] == type_]
         return found if len(found) >= count else None
 
-    return _wait_for(ready)
+    return wait_for(ready)
 
 
 # --------------------------------------------------------------------------- referral to journey
@@ -206,7 +192,7 @@ def test_referral_accepted_starts_the_journey_with_consent_and_events(live: Live
         types = [e["type"] for e in found]
         return found if wanted <= set(types) and types.count("consent.changed") == 3 else None
 
-    events = _wait_for(published)
+    events = wait_for(published)
     by_type = {e["type"]: e for e in events}
     assert by_type["referral.accepted"]["client_id"] == client_id
     assert by_type["client.registered"]["referral_id"] == referral_id
@@ -253,7 +239,7 @@ def test_no_name_or_identity_code_in_clear_text_in_the_database_temporal_or_even
     )
     client_id = created["client_id"]
     # Wait until the events are out, so the outbox, the stream and the projections all hold them.
-    _wait_for(lambda: {"client.registered", "journey.started"} <= {e["type"] for e in stream_events(live, org)})
+    wait_for(lambda: {"client.registered", "journey.started"} <= {e["type"] for e in stream_events(live, org)})
     secrets = [first, last, code, code.lower(), code.replace("-", ""), "987 6543", "Pyhtää"]
     secret_bytes = [s.encode() for s in secrets] + [s.encode("utf-16-le") for s in (first, code)]
 
@@ -420,11 +406,11 @@ def test_journey_events_move_clients_between_caseloads(live: Live) -> None:
     with live.http(live.username(org, Role.TEAM_LEAD)) as http:
         r = http.post(f"/api/v1/journeys/{client_id}/moves", json={"action": "reassign", "coach_id": str(other_id)})
         assert r.status_code == 200, r.text
-    _wait_for(lambda: loads() == {coach_of(org): 0, str(other_id): 1} or None)
+    wait_for(lambda: loads() == {coach_of(org): 0, str(other_id): 1} or None)
     with live.http(live.username(org, Role.TEAM_LEAD)) as http:
         r = http.post(f"/api/v1/journeys/{client_id}/moves", json={"action": "close", "outcome": "employed"})
         assert r.status_code == 200, r.text
-    _wait_for(lambda: loads()[str(other_id)] == 0 or None)
+    wait_for(lambda: loads()[str(other_id)] == 0 or None)
 
 
 # --------------------------------------------------------------------------- decline, consent, search, quick help

@@ -5,12 +5,11 @@ one), versioned, organisation-scoped and erased with the client's coaching data.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -24,22 +23,10 @@ from shared.crypto import FieldCipher
 from shared.db import Database
 from shared.keys import load_keys
 from shared.settings import Settings
-from tests.conftest import Live, Org, run_sync
+from tests.conftest import Live, Org, run_sync, wait_for
 from workflows.contracts import Actor, JourneyState, MilestoneRequest, Milestones, Reminder
 
-T = TypeVar("T")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _wait_for(predicate: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
 
 
 def _snapshot(live: Live, client_id: str) -> dict[str, Any] | None:
@@ -129,7 +116,7 @@ def test_moves_events_and_other_services_milestones_keep_the_snapshot_current(
 ) -> None:
     client_id = _register(live, org, "Tila")
     # journey.started reaches the consumer, which reads the journey and saves it.
-    first = _wait_for(lambda: _snapshot(live, client_id))
+    first = wait_for(lambda: _snapshot(live, client_id))
     assert first["version"] == 1 and first["phase"] == "INTAKE" and first["status"] == "ACTIVE"
     assert str(first["organisation_id"]) == str(org.id)
 
@@ -158,12 +145,12 @@ def test_moves_events_and_other_services_milestones_keep_the_snapshot_current(
         await record_milestone(temporal, org.id, uuid.UUID(client_id), req)
 
     run_sync(report())
-    _wait_for(lambda: (s := _snapshot(live, client_id)) is not None and s["version"] == 3)
+    wait_for(lambda: (s := _snapshot(live, client_id)) is not None and s["version"] == 3)
     stored = _stored_state(live, client_id)
     assert stored.milestones.last_contact_at == contact and stored.milestones.contacts == 1
     assert stored.phase is Phase.PROFILING
 
-    page = _wait_for(_page_listing(coach, "/?phase=PROFILING", client_id))
+    page = wait_for(_page_listing(coach, "/?phase=PROFILING", client_id))
     assert f'<time datetime="{contact.isoformat()}">' in _row_html(page, client_id)
 
 
@@ -171,8 +158,8 @@ def test_the_dashboard_reads_the_snapshot_and_asks_the_workflow_only_without_one
     live: Live, org: Org, coach: httpx.Client
 ) -> None:
     client_id = _register(live, org, "Luku")
-    _wait_for(lambda: _snapshot(live, client_id))
-    _wait_for(_page_listing(coach, "/", client_id))  # once reporting lists it
+    wait_for(lambda: _snapshot(live, client_id))
+    wait_for(_page_listing(coach, "/", client_id))  # once reporting lists it
 
     # What the snapshot says is what the page shows (the workflow knows no contact).
     stored = _stored_state(live, client_id)

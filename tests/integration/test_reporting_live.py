@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import nats
@@ -21,9 +19,7 @@ import pytest
 
 from shared.contracts.journey import Role
 from shared.i18n import OUTCOME_LABELS, label
-from tests.conftest import Live, Org, run_sync
-
-T = TypeVar("T")
+from tests.conftest import Live, Org, run_sync, wait_for
 
 # The Kymenlaakso pilot (shared/domain/IPS.md): 50 clients.
 PILOT: dict[str, int] = {
@@ -38,17 +34,6 @@ PILOT: dict[str, int] = {
 }
 
 LAST_NAMES = ("Korhonen", "Virtanen", "Mäkinen", "Nieminen", "Mäkelä", "Hämäläinen", "Laine", "Heikkinen")
-
-
-def _wait_for(predicate: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.3) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
 
 
 def _now() -> str:
@@ -98,7 +83,7 @@ def _outcomes(live: Live, org: Org) -> dict[str, Any]:
         body: dict[str, Any] = r.json()
         return body if body["closed"] == 50 else None
 
-    return _wait_for(closed_all)
+    return wait_for(closed_all)
 
 
 def test_the_pilot_cohort_gives_the_pilots_outcome_table(live: Live, pilot: Org) -> None:
@@ -278,7 +263,7 @@ def test_duplicated_and_unknown_events_change_nothing(live: Live, pilot: Org) ->
         intake = next(p for p in flow["phases_now"] if p["phase"] == "INTAKE")
         return flow if intake["active"] == 1 else None
 
-    _wait_for(shown)
+    wait_for(shown)
     after = _get(live, pilot, Role.TEAM_LEAD, "/api/v1/reports/outcomes").json()
     assert after["outcomes"] == before["outcomes"] and after["closed"] == 50
 
@@ -286,7 +271,7 @@ def test_duplicated_and_unknown_events_change_nothing(live: Live, pilot: Org) ->
         status: dict[str, Any] = _get(live, pilot, Role.TEAM_LEAD, "/api/v1/reports/status").json()
         return status if all(c["pending"] == 0 and c["ack_pending"] == 0 for c in status["consumers"]) else None
 
-    status = _wait_for(caught_up)
+    status = wait_for(caught_up)
     assert {c["durable"] for c in status["consumers"]} >= {"reporting-journey", "reporting-intake"}
 
 
@@ -306,7 +291,7 @@ def test_rebuild_gives_the_same_numbers(live: Live, pilot: Org) -> None:
         return [_get(live, pilot, role, path).json() for role, path in paths]
 
     # Quiet first: nothing of this organisation still on its way.
-    before = _wait_for(lambda: (a := snapshot()) == snapshot() and a)
+    before = wait_for(lambda: (a := snapshot()) == snapshot() and a)
     result = run_sync(rebuild(live.settings))
     assert result.streams["POLKU_JOURNEY"] > 0 and result.invalid == 0
     assert snapshot() == before

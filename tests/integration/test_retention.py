@@ -9,9 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -25,11 +24,10 @@ from shared.contracts.journey import Role
 from shared.db import Database
 from shared.platform import AuditRecord
 from shared.settings import Settings
-from tests.conftest import Live, Org, run_sync
+from tests.conftest import Live, Org, run_sync, wait_for
 from workflows.client import connect
 from workflows.retention import RetentionSweep, SweepInput, SweepResult, activities_for, schedule_id
 
-T = TypeVar("T")
 # A retention "year" of 4 s (POLKU_RETENTION_YEAR_S): an organisation keeping 1 year
 # erases after 4 s, one keeping 100 years after 400 s (not during the test).
 YEAR_S = 4
@@ -53,17 +51,6 @@ def business_id() -> str:
         if remainder != 1:
             return f"{digits}-{0 if remainder == 0 else 11 - remainder}"
         seed += 1
-
-
-def wait_for(predicate: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 def sweep(live: Live, *orgs: Org) -> SweepResult:

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import date, timedelta
-from typing import TypeVar
 
 import httpx
 import pytest
 
 from shared.contracts.journey import Role
-from tests.conftest import PASSWORD, Live, Org
+from tests.conftest import PASSWORD, Live, Org, wait_for
 
-T = TypeVar("T")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _wait_for(predicate: Callable[[], T | None], timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
 
 
 def _page_with(session: httpx.Client, path: str, text: str) -> Callable[[], str | None]:
@@ -178,7 +164,7 @@ def test_logout_clears_the_session(live: Live, coach: httpx.Client) -> None:
 
 def test_caseload_lists_a_registered_client(live: Live, coach: httpx.Client, client: dict[str, str]) -> None:
     # The caseload comes from reporting's projection, which follows the events.
-    page = _wait_for(_page_with(coach, "/", client["name"]))
+    page = wait_for(_page_with(coach, "/", client["name"]))
     assert f'href="/clients/{client["client_id"]}"' in page
     assert "Palveluun hakeutuminen" in page  # INTAKE, in Finnish
     assert "Aktiivinen" in page and "chip--light-green" in page
@@ -189,7 +175,7 @@ def test_caseload_lists_a_registered_client(live: Live, coach: httpx.Client, cli
 
 def test_team_lead_sees_the_coaches_caseloads(live: Live, org: Org, client: dict[str, str]) -> None:
     with closing(live.browser_session(org, Role.TEAM_LEAD)) as lead:
-        page = _wait_for(_page_with(lead, "/", client["name"]))
+        page = wait_for(_page_with(lead, "/", client["name"]))
         assert live.username(org, Role.COACH) in page
         assert "Esihenkilö" in page  # the header's role
 
@@ -385,7 +371,7 @@ def test_another_organisations_client_cannot_be_moved(live: Live, other_org: Org
 def test_dashboard_sorts_and_filters_with_links(live: Live, org: Org, coach: httpx.Client) -> None:
     client_id = _journey_client(live, org)
     _move(coach, client_id, action="advance")
-    page = _wait_for(_page_with(coach, "/?phase=PROFILING", client_id))
+    page = wait_for(_page_with(coach, "/?phase=PROFILING", client_id))
     assert '<option value="PROFILING" selected>' in page
     assert "Viimeisin yhteydenpito" in page and "Muistutukset" in page
     # Every other row of the filtered page is in PROFILING too.
@@ -414,7 +400,7 @@ def test_dashboard_shows_clients_the_caseload_report_has_not_caught_up_with(
         )
         return {str(r["client_id"]): r["status"] for r in rows} == {open_id: "ACTIVE", closed_id: "CLOSED"}
 
-    _wait_for(projected)
+    wait_for(projected)
     live.rows("reporting", "DELETE FROM journeys WHERE client_id IN (?, ?)", open_id, closed_id)  # as if not yet there
     page = coach.get("/").text
     assert open_id in page and closed_id not in page
@@ -446,7 +432,7 @@ def test_team_lead_sees_only_their_team(live: Live) -> None:
 
     run_sync(setup())
     with closing(live.browser_session(org, Role.TEAM_LEAD)) as lead:
-        page = _wait_for(_page_with(lead, "/", "Tiina Tiimissä"))
+        page = wait_for(_page_with(lead, "/", "Tiina Tiimissä"))
         assert "Matti Muualla" not in page and live.username(org, Role.COACH) in page
         assert "Asiakkuudet: Kotka" in page
     with closing(live.browser_session(org, Role.ORG_ADMIN)) as admin:
