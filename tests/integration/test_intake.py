@@ -108,8 +108,11 @@ async def _stream(nats_url: str, org: uuid.UUID) -> list[tuple[str, bytes]]:
         js = nc.jetstream()
         for area in ("referral", "client", "consent", "quick_help", "journey"):
             sub = await js.subscribe(f"polku.{org}.{area}.>", ordered_consumer=True)
-            pending = (await sub.consumer_info()).num_pending
-            for _ in range(pending):
+            # A push consumer may have delivered some messages before consumer_info answers:
+            # those are counted in `delivered`, not in `num_pending`.
+            info = await sub.consumer_info()
+            delivered = info.delivered.consumer_seq if info.delivered else 0
+            for _ in range((delivered or 0) + (info.num_pending or 0)):
                 msg = await sub.next_msg(timeout=5)
                 found.append((msg.subject, msg.data))
             await sub.unsubscribe()
