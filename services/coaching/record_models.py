@@ -194,6 +194,9 @@ class MeetingOut(BaseModel):
     contact_mode: ContactMode
     participants: list[MeetingParticipant]
     notes: str | None
+    notes_withheld: bool = Field(
+        default=False, description="Notes exist but the caller's role does not read them (employer coordinators)"
+    )
     recorded_by: uuid.UUID
     recorded_at: datetime
 
@@ -273,6 +276,9 @@ class TeamMeetingOut(BaseModel):
     held_on: date
     participant_ids: list[uuid.UUID]
     notes: str | None
+    notes_withheld: bool = Field(
+        default=False, description="Notes exist but the caller's role does not read them (employer coordinators)"
+    )
     recorded_by: uuid.UUID
     recorded_at: datetime
 

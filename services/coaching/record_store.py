@@ -104,7 +104,8 @@ def new_meeting(
     )
 
 
-def to_meeting(row: ClientMeeting, cipher: FieldCipher) -> MeetingOut:
+def to_meeting(row: ClientMeeting, cipher: FieldCipher, *, with_notes: bool = True) -> MeetingOut:
+    """The meeting; without ``with_notes`` its notes are not even decrypted, only marked withheld."""
     return MeetingOut.model_validate(
         {
             "id": row.id,
@@ -114,21 +115,24 @@ def to_meeting(row: ClientMeeting, cipher: FieldCipher) -> MeetingOut:
             "place": row.place,
             "contact_mode": row.contact_mode,
             "participants": row.participants,
-            "notes": Sealer(cipher, MEETING, row.id).open("notes", row.notes_enc),
+            "notes": Sealer(cipher, MEETING, row.id).open("notes", row.notes_enc) if with_notes else None,
+            "notes_withheld": not with_notes and row.notes_enc is not None,
             "recorded_by": row.recorded_by,
             "recorded_at": row.recorded_at,
         }
     )
 
 
-async def meetings(session: AsyncSession, cipher: FieldCipher, client_id: uuid.UUID) -> list[MeetingOut]:
+async def meetings(
+    session: AsyncSession, cipher: FieldCipher, client_id: uuid.UUID, *, with_notes: bool = True
+) -> list[MeetingOut]:
     """The client's meetings, oldest first."""
     q = (
         select(ClientMeeting)
         .where(ClientMeeting.client_id == client_id)
         .order_by(ClientMeeting.occurred_at, ClientMeeting.recorded_at)
     )
-    return [to_meeting(r, cipher) for r in (await session.execute(q)).scalars()]
+    return [to_meeting(r, cipher, with_notes=with_notes) for r in (await session.execute(q)).scalars()]
 
 
 # --------------------------------------------------------------------------- profile
@@ -314,26 +318,29 @@ def new_team_meeting(
     )
 
 
-def to_team_meeting(row: TeamMeetingRow, cipher: FieldCipher) -> TeamMeetingOut:
+def to_team_meeting(row: TeamMeetingRow, cipher: FieldCipher, *, with_notes: bool = True) -> TeamMeetingOut:
     return TeamMeetingOut(
         id=row.id,
         client_id=row.client_id,
         held_on=row.held_on,
         participant_ids=[uuid.UUID(i) for i in row.participant_ids],
-        notes=Sealer(cipher, TEAM_MEETING, row.id).open("notes", row.notes_enc),
+        notes=Sealer(cipher, TEAM_MEETING, row.id).open("notes", row.notes_enc) if with_notes else None,
+        notes_withheld=not with_notes and row.notes_enc is not None,
         recorded_by=row.recorded_by,
         recorded_at=row.recorded_at,
     )
 
 
-async def team_meetings(session: AsyncSession, cipher: FieldCipher, client_id: uuid.UUID) -> list[TeamMeetingOut]:
+async def team_meetings(
+    session: AsyncSession, cipher: FieldCipher, client_id: uuid.UUID, *, with_notes: bool = True
+) -> list[TeamMeetingOut]:
     """The client's team meetings, oldest first."""
     q = (
         select(TeamMeetingRow)
         .where(TeamMeetingRow.client_id == client_id)
         .order_by(TeamMeetingRow.held_on, TeamMeetingRow.recorded_at)
     )
-    return [to_team_meeting(r, cipher) for r in (await session.execute(q)).scalars()]
+    return [to_team_meeting(r, cipher, with_notes=with_notes) for r in (await session.execute(q)).scalars()]
 
 
 # --------------------------------------------------------------------------- summary

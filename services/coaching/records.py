@@ -41,6 +41,9 @@ router = APIRouter(prefix="/api/v1/clients/{client_id}", tags=["client records"]
 
 RecordReader = Annotated[Principal, Depends(requires(*CLIENT_WORKERS, Role.AUDITOR))]
 RecordWriter = Annotated[Principal, Depends(requires(Role.COACH, Role.TEAM_LEAD))]
+# Meeting notes may hold health and life-situation details: the employer coordinator works
+# with employers and needs the profile and the team, not what was said in meetings.
+NOTE_READERS: tuple[Role, ...] = (Role.COACH, Role.TEAM_LEAD, Role.AUDITOR)
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such client in your organisation"}}
 
@@ -83,7 +86,7 @@ async def list_meetings(client_id: uuid.UUID, principal: RecordReader, request: 
     await client_journey(ctx, principal, client_id)
     await ctx.audit_access(principal, "records.meetings.read", client_id)
     async with ctx.database.session(organisation_id=principal.organisation_id) as session:
-        return await store.meetings(session, ctx.cipher, client_id)
+        return await store.meetings(session, ctx.cipher, client_id, with_notes=principal.role in NOTE_READERS)
 
 
 @router.post(
@@ -249,7 +252,7 @@ async def list_team_meetings(client_id: uuid.UUID, principal: RecordReader, requ
     await client_journey(ctx, principal, client_id)
     await ctx.audit_access(principal, "records.team_meetings.read", client_id)
     async with ctx.database.session(organisation_id=principal.organisation_id) as session:
-        return await store.team_meetings(session, ctx.cipher, client_id)
+        return await store.team_meetings(session, ctx.cipher, client_id, with_notes=principal.role in NOTE_READERS)
 
 
 @router.post(

@@ -353,6 +353,28 @@ def test_auditor_reads_and_cannot_write(live: Live, org: Org, coach: httpx.Clien
     assert ("auditor",) in rows
 
 
+def test_employer_coordinator_sees_meetings_but_not_their_notes(
+    live: Live, org: Org, coach: httpx.Client, client_id: str
+) -> None:
+    assert coach.post(f"/api/v1/clients/{client_id}/meetings", json=_meeting()).status_code == 201
+    member = coach.post(f"/api/v1/clients/{client_id}/team", json={"role": "te_expert", "name": "Tiina"}).json()
+    team_meeting = {"held_on": "2026-11-02", "participant_ids": [member["id"]], "notes": NOTE}
+    assert coach.post(f"/api/v1/clients/{client_id}/team/meetings", json=team_meeting).status_code == 201
+    with live.http(live.username(org, Role.EMPLOYER_COORDINATOR)) as coordinator:
+        for path in ("meetings", "team/meetings"):
+            seen = coordinator.get(f"/api/v1/clients/{client_id}/{path}").json()
+            assert [(m["notes"], m["notes_withheld"]) for m in seen] == [(None, True)], path
+    for role in (Role.COACH, Role.TEAM_LEAD, Role.AUDITOR):
+        with live.http(live.username(org, role)) as reader:
+            for path in ("meetings", "team/meetings"):
+                seen = reader.get(f"/api/v1/clients/{client_id}/{path}").json()
+                assert [(m["notes"], m["notes_withheld"]) for m in seen] == [(NOTE, False)], (role, path)
+    with closing(live.browser_session(org, Role.EMPLOYER_COORDINATOR)) as page:
+        for section in ("meetings", "team"):
+            shown = page.get(f"/clients/{client_id}/{section}").text
+            assert NOTE not in shown and "Tapaamisten muistiinpanot eivät näy yrityskoordinaattoreille." in shown
+
+
 def test_the_records_are_in_the_openapi_schema(live: Live) -> None:
     schema = httpx.get(f"{live.base_url}/api/v1/coaching/openapi.json", timeout=30).json()
     paths = schema["paths"]
