@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, String, TypeDecorator, event
+from sqlalchemy import DateTime, String, TypeDecorator, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -71,6 +71,18 @@ async def dialect_insert(session: AsyncSession, table: Any) -> Any:
 
     connection = await session.connection()
     return postgresql_insert(table) if connection.dialect.name == "postgresql" else sqlite_insert(table)
+
+
+async def serialise_on(session: AsyncSession, key: uuid.UUID) -> None:
+    """Until the session's transaction ends, other transactions serialising on ``key`` wait.
+
+    PostgreSQL: a transaction-scoped advisory lock on the key. SQLite: every write
+    transaction already holds the database's write lock from BEGIN IMMEDIATE, so there is
+    nothing more to take (an engine made with ``immediate=False`` must not rely on this).
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key.int >> 65})
 
 
 def create_engine(settings: Settings, database: str, *, immediate: bool = True) -> AsyncEngine:

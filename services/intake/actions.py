@@ -61,7 +61,7 @@ from shared.contracts.intake import (
 )
 from shared.contracts.journey import Role, journey_workflow_id
 from shared.crypto import blind_index
-from shared.db import utcnow
+from shared.db import serialise_on, utcnow
 from shared.identity import Account
 from shared.problems import FieldError
 from shared.service import ServiceContext
@@ -144,6 +144,13 @@ def _load(account: Account, active: int) -> CoachLoad:
     )
 
 
+def _check_caseload(load: CoachLoad, override_reason: str | None) -> bool:
+    """Whether the assignment goes over capacity; refused without an override reason."""
+    if load.full and not override_reason:
+        raise CaseloadFull(load)
+    return load.full
+
+
 async def coach_loads(ctx: ServiceContext, principal: Principal) -> list[CoachLoad]:
     """Every coach of the organisation with their active caseload against capacity."""
     async with _session(ctx, principal) as session:
@@ -216,18 +223,15 @@ async def _register(ctx: ServiceContext, principal: Principal, new: _NewClient) 
         if existing is not None:
             return await _existing(ctx, principal, existing, new.referral_id)
 
+    # A first answer before anything is written; counted again under a lock when storing.
     async with _session(ctx, principal) as session:
-        active = (await store.active_caseloads(session)).get(coach.id, 0)
-    load = _load(coach, active)
-    over = load.full
-    if over and not new.override_reason:
-        raise CaseloadFull(load)
+        _check_caseload(_load(coach, await store.active_caseload(session, coach.id)), new.override_reason)
 
     temporal = await ctx.temporal()  # 503 here, before anything is written
     client_id = uuid.uuid4()
     await ctx.audit_access(principal, "client.register", client_id)
     try:
-        journey_id = await _store_and_start(ctx, principal, new, coach, client_id, hetu_index, load, over, temporal)
+        journey_id = await _store_and_start(ctx, principal, new, coach, client_id, hetu_index, temporal)
     except IntegrityError:
         # The same identity code was registered a moment ago by someone else: answer that client.
         async with _session(ctx, principal) as session:
@@ -245,8 +249,6 @@ async def _store_and_start(
     coach: Account,
     client_id: uuid.UUID,
     hetu_index: str | None,
-    load: CoachLoad,
-    over: bool,
     temporal: TemporalClient,
 ) -> str:
     assert new.consent is not None
@@ -256,6 +258,11 @@ async def _store_and_start(
     journey_id = journey_workflow_id(str(org), str(client_id))
     base = _event_base(principal)
     async with _session(ctx, principal) as session, session.begin():
+        # Two registrations at once must not both take a coach's last place: the second
+        # waits here for the first to commit, then counts it.
+        await serialise_on(session, coach.id)
+        load = _load(coach, await store.active_caseload(session, coach.id))
+        over = _check_caseload(load, new.override_reason)
         if new.referral_id is not None:
             referral = await store.get_referral(session, new.referral_id)
             if referral is None or referral.status != ReferralStatus.RECEIVED.value:

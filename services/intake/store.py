@@ -165,6 +165,12 @@ async def active_caseloads(session: AsyncSession) -> dict[uuid.UUID, int]:
     return {coach_id: int(n) for coach_id, n in (await session.execute(q)).all()}
 
 
+async def active_caseload(session: AsyncSession, coach_id: uuid.UUID) -> int:
+    """One coach's active clients in the session's organisation."""
+    q = select(func.count()).where(Client.coach_id == coach_id, Client.journey_status == "ACTIVE")
+    return int((await session.execute(q)).scalar_one())
+
+
 # --------------------------------------------------------------------------- consent
 
 

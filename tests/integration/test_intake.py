@@ -3,6 +3,7 @@ duplicates, consent, caseload-aware assignment, quick help and the team lead's v
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -394,6 +395,34 @@ def test_assignment_past_a_full_caseload_needs_an_override_seen_by_the_team_lead
         assert problem(http.get("/api/v1/intake/oversight"), 403)["code"] == "forbidden"
     (event,) = [e for e in events_of(live, org, "client.registered", 3) if e["client_id"] == overridden]
     assert event["over_capacity_override"] is True and reason not in json.dumps(event)
+
+
+def test_simultaneous_registrations_cannot_overfill_a_caseload(live: Live) -> None:
+    """The caseload is counted again inside the transaction that adds the client, under a
+    lock per coach: of several registrations at once to a coach with one place left, one
+    is accepted and the others answer caseload_full."""
+    org = live.add_org(roles=(Role.COACH, Role.TEAM_LEAD))
+    coach_id, _ = add_coach(live, org, fte=0.05)  # capacity round(20 * 0.05) = 1
+    token = live.token(live.username(org, Role.TEAM_LEAD))
+
+    async def register_at_once(n: int) -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            base_url=live.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as http:
+            bodies = [
+                {"coach_id": str(coach_id), "first_name": "Aino", "last_name": f"Laine-{name}", "consent": consent()}
+                for name in ("Aho", "Berg", "Collin", "Dahl")[:n]
+            ]
+            return list(await asyncio.gather(*(http.post("/api/v1/clients", json=b) for b in bodies)))
+
+    answers = run_sync(register_at_once(4))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409], [r.text for r in answers]
+    assert {problem(r, 409)["code"] for r in answers if r.status_code == 409} == {"caseload_full"}
+    with live.http(live.username(org, Role.TEAM_LEAD)) as http:
+        assert len(http.get("/api/v1/clients", params={"coach_id": str(coach_id)}).json()) == 1
+        loads = {c["coach_id"]: c for c in http.get("/api/v1/assignment/coaches").json()}
+        assert (loads[str(coach_id)]["active"], loads[str(coach_id)]["capacity"]) == (1, 1)
+        assert http.get("/api/v1/intake/oversight").json()["overrides"] == []
 
 
 def test_journey_events_move_clients_between_caseloads(live: Live) -> None:
