@@ -1,6 +1,7 @@
 """Demo data: two organisations in two wellbeing regions, their users, ~40 clients
-spread over every phase. Users go straight into the platform database; clients and
-their moves go through the HTTP API, the same path a coach's actions take.
+spread over every phase, and each organisation's employers with contact persons, a
+contact log and open jobs. Users go straight into the platform database; everything
+else goes through the HTTP API, the same path a coach's actions take.
 
 Loading twice changes nothing: an organisation that exists already is left as it is.
 """
@@ -30,6 +31,72 @@ class DemoOrg:
     coaches_clients: int
     # Two teams per organisation: (team name, its members' usernames).
     teams: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    employers: tuple[DemoEmployer, ...] = ()
+
+
+@dataclass(frozen=True)
+class DemoEmployer:
+    """A made-up employer (the business IDs have valid check digits but belong to nobody
+    we know of), its contact person, and the openings it has told us about."""
+
+    name: str
+    business_id: str
+    industry: str  # TOL 2008
+    municipality: str
+    contact: tuple[str, str]  # name, title
+    openings: tuple[tuple[str, float, float, tuple[str, ...]], ...]  # title, hours min-max, keywords
+    support_needs: tuple[str, ...] = ()
+
+
+KYMI_EMPLOYERS = (
+    DemoEmployer(
+        "Kotkan Satamakahvila Oy",
+        "3260181-2",
+        "56101",
+        "Kotka",
+        ("Marja Salmi", "ravintolapäällikkö"),
+        (("Kahvila-apulainen", 15, 25, ("asiakaspalvelu", "kahvila")),),
+        ("info_work_trial", "help_task_tailoring"),
+    ),
+    DemoEmployer(
+        "Kymen Kiinteistöhuolto Oy",
+        "3083016-0",
+        "81100",
+        "Kouvola",
+        ("Pekka Rinne", "työnjohtaja"),
+        (("Kiinteistönhoitaja", 30, 37.5, ("kiinteistöhuolto", "ulkotyö")), ("Siivooja", 20, 30, ("siivous",))),
+        ("info_wage_subsidy",),
+    ),
+    DemoEmployer(
+        "Haminan Kierrätyskeskus ry",
+        "2318609-8",
+        "47790",
+        "Hamina",
+        ("Tuula Virta", "toiminnanjohtaja"),
+        (("Myymälätyöntekijä", 20, 30, ("myymälä", "kierrätys", "asiakaspalvelu")),),
+        ("info_coaching", "help_job_start"),
+    ),
+)
+LAPPI_EMPLOYERS = (
+    DemoEmployer(
+        "Rovaniemen Matkailupalvelut Oy",
+        "2909960-6",
+        "79900",
+        "Rovaniemi",
+        ("Antti Kallio", "henkilöstöpäällikkö"),
+        (("Matkailuavustaja", 20, 37.5, ("matkailu", "asiakaspalvelu", "englanti")),),
+        ("info_work_trial",),
+    ),
+    DemoEmployer(
+        "Kemin Konepaja Oy",
+        "2824628-0",
+        "25620",
+        "Kemi",
+        ("Jussi Ylinen", "tuotantopäällikkö"),
+        (("Varastotyöntekijä", 30, 37.5, ("varasto", "trukki")),),
+        ("help_contract", "help_during_employment"),
+    ),
+)
 
 
 ORGS: tuple[DemoOrg, ...] = (
@@ -50,6 +117,7 @@ ORGS: tuple[DemoOrg, ...] = (
             ("Kotkan tiimi", ("kaisa.valmentaja", "tiina.esihenkilo", "jari.yrityskoordinaattori")),
             ("Kouvolan tiimi", ("mikko.valmentaja",)),
         ),
+        KYMI_EMPLOYERS,
     ),
     DemoOrg(
         "Lapin polku",
@@ -64,6 +132,7 @@ ORGS: tuple[DemoOrg, ...] = (
             ("Rovaniemen tiimi", ("leena.valmentaja", "lauri.esihenkilo")),
             ("Kemi-Tornion tiimi", ()),
         ),
+        LAPPI_EMPLOYERS,
     ),
 )
 
@@ -118,6 +187,63 @@ def _resolve(body: dict[str, object]) -> dict[str, object]:
     return out
 
 
+async def _add_employer(http: httpx.AsyncClient, employer: DemoEmployer, contacted_days_ago: int) -> None:
+    from datetime import date, timedelta
+
+    def ok(r: httpx.Response) -> dict[str, object]:
+        if r.status_code != 201:
+            raise RuntimeError(f"demo employer {employer.name}: {r.request.url.path} {r.status_code} {r.text}")
+        body: dict[str, object] = r.json()
+        return body
+
+    created = ok(
+        await http.post(
+            "/api/v1/employers",
+            json={
+                "name": employer.name,
+                "business_id": employer.business_id,
+                "industry": employer.industry,
+                "locations": [{"municipality": employer.municipality}],
+                "contact_persons": [{"name": employer.contact[0], "title": employer.contact[1]}],
+                "preferred_channel": "face_to_face",
+                "support_needs": list(employer.support_needs),
+            },
+        )
+    )
+    employer_id = created["id"]
+    # A first meeting to learn the employer's needs, and a follow-up a week later.
+    for days_ago, purposes, level in (
+        (contacted_days_ago + 7, ["learn_needs", "present_service"], 2),
+        (contacted_days_ago, ["follow_up"], 3),
+    ):
+        ok(
+            await http.post(
+                "/api/v1/employer-contacts",
+                json={
+                    "employer_id": employer_id,
+                    "occurred_on": (date.today() - timedelta(days=days_ago)).isoformat(),
+                    "mode": "face_to_face",
+                    "purposes": purposes,
+                    "level": level,
+                },
+            )
+        )
+    for title, hours_min, hours_max, keywords in employer.openings:
+        ok(
+            await http.post(
+                "/api/v1/openings",
+                json={
+                    "employer_id": employer_id,
+                    "title": title,
+                    "municipality": employer.municipality,
+                    "hours_min": hours_min,
+                    "hours_max": hours_max,
+                    "keywords": list(keywords),
+                },
+            )
+        )
+
+
 async def load_demo_data(settings: Settings, base_url: str | None = None) -> str:
     db = Database(settings, "platform", immediate=True)
     identity = Identity(db)
@@ -151,9 +277,17 @@ async def load_demo_data(settings: Settings, base_url: str | None = None) -> str
                         r = await http.post(f"/api/v1/journeys/{client_id}/{route}", json=_resolve(body))
                         if r.status_code != 200:
                             raise RuntimeError(f"demo {route} {body} refused: {r.status_code} {r.text}")
+                # The employer register is kept by the coordinator where there is one.
+                coordinators = await identity.users(org_id, Role.EMPLOYER_COORDINATOR)
+                keeper = coordinators[0].username if coordinators else coaches[0].username
+                r = await http.post("/api/v1/auth/token", json={"username": keeper, "password": DEMO_PASSWORD})
+                r.raise_for_status()
+                http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+                for k, employer in enumerate(spec.employers):
+                    await _add_employer(http, employer, contacted_days_ago=3 + 9 * k)
             created.append(
-                f"{spec.name} ({spec.region}): {spec.coaches_clients} clients, users "
-                + ", ".join(u for u, _, _ in spec.users)
+                f"{spec.name} ({spec.region}): {spec.coaches_clients} clients, "
+                f"{len(spec.employers)} employers, users " + ", ".join(u for u, _, _ in spec.users)
             )
     finally:
         await db.dispose()

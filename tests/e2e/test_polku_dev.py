@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from polku.demo import DEMO_PASSWORD, KYMI_EMPLOYERS
 from polku.devstack import find_binary, free_port, port_in_use
 
 
@@ -108,6 +109,19 @@ def test_polku_dev_runs_the_whole_system_and_stops_clean(tmp_path: Path) -> None
             check=True,
         )
         assert "Total: 0" not in phases.stdout
+
+        # The demo employers, their contact log and openings, as the coordinator sees them.
+        token = httpx.post(
+            f"{origin}/api/v1/auth/token",
+            json={"username": "jari.yrityskoordinaattori", "password": DEMO_PASSWORD},
+            timeout=10,
+        ).json()["access_token"]
+        with httpx.Client(base_url=origin, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
+            employers = http.get("/api/v1/employers").json()
+            assert sorted(e["name"] for e in employers) == sorted(e.name for e in KYMI_EMPLOYERS)
+            openings = http.get("/api/v1/openings", params={"status": "open"}).json()
+            assert len(openings) == sum(len(e.openings) for e in KYMI_EMPLOYERS)
+            assert len(http.get("/api/v1/employer-contacts", params={"employer_id": employers[0]["id"]}).json()) == 2
     finally:
         dev.send_signal(signal.SIGINT)
         code = dev.wait(60)
