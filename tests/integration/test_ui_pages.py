@@ -180,10 +180,25 @@ def test_team_lead_sees_the_coaches_caseloads(live: Live, org: Org, client: dict
         assert "Esihenkilö" in page  # the header's role
 
 
-def test_roles_without_a_caseload_get_a_page_not_an_error(live: Live, org: Org) -> None:
-    with closing(live.browser_session(org, Role.AUDITOR)) as auditor:
-        r = auditor.get("/")
-        assert r.status_code == 200 and "Tarkastaja" in r.text
+def test_roles_without_a_caseload_land_on_links_to_their_own_pages(live: Live, org: Org) -> None:
+    own = {
+        Role.AUDITOR: ["/reports", "/audit"],
+        Role.EMPLOYER_COORDINATOR: [
+            "/employers",
+            "/employer-contacts",
+            "/openings",
+            "/job-seekers",
+            "/placements",
+            "/reports",
+        ],
+        Role.REGION_ANALYST: ["/reports"],
+    }
+    for role, paths in own.items():
+        with closing(live.browser_session(org, role)) as session:
+            r = session.get("/")
+            assert r.status_code == 200 and "Tervetuloa" in r.text, role
+            home = r.text.split('<ul class="role-home">')[1].split("</ul>")[0]
+            assert re.findall(r'href="([^"]+)"', home) == paths, role
 
 
 # --------------------------------------------------------------------------- client page
