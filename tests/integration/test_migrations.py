@@ -36,3 +36,21 @@ async def test_models_match_migrations(db_settings: Settings) -> None:
             changes = await conn.run_sync(diff)
         await engine.dispose()
         assert changes == [], f"{database}: models and migrations differ: {changes}"
+
+
+def _downgrade_all_then_upgrade(settings: Settings) -> None:
+    from alembic import command
+
+    from shared.migrations import alembic_config
+
+    for database in DATABASES:
+        command.downgrade(alembic_config(settings, database), "base")
+    upgrade_all(settings)
+
+
+async def test_every_migration_downgrades_and_upgrades_again(db_settings: Settings) -> None:
+    """A release can be rolled back: from head down to an empty database and up again, on
+    both databases; afterwards models and migrations still agree."""
+    await asyncio.to_thread(upgrade_all, db_settings)
+    await asyncio.to_thread(_downgrade_all_then_upgrade, db_settings)
+    await test_models_match_migrations(db_settings)
