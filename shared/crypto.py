@@ -53,5 +53,18 @@ def normalise_for_index(value: str) -> str:
 def blind_index(keys: KeyRing, organisation_id: str, kind: str, value: str) -> str:
     """Keyed hash for equality search. Scoped to the organisation, so the same person in
     two organisations gets unrelated index values."""
+    return _blind_index(keys.blind_index_key, organisation_id, kind, value)
+
+
+def blind_indexes(keys: KeyRing, organisation_id: str, kind: str, value: str) -> list[str]:
+    """The values to search for: under the current key, and under the previous key while
+    the blind-index key rotates (rows not yet reindexed still carry the old value)."""
+    found = [blind_index(keys, organisation_id, kind, value)]
+    if keys.previous_blind_index_key is not None:
+        found.append(_blind_index(keys.previous_blind_index_key, organisation_id, kind, value))
+    return found
+
+
+def _blind_index(key: bytes, organisation_id: str, kind: str, value: str) -> str:
     msg = f"{organisation_id}|{kind}|{normalise_for_index(value)}".encode()
-    return hmac.new(keys.blind_index_key, msg, hashlib.sha256).hexdigest()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()

@@ -28,6 +28,8 @@ class KeyRing:
     field_keys: dict[str, bytes]
     active_field_key: str
     blind_index_key: bytes
+    # The key being rotated away from: searched as well until every index is recomputed.
+    previous_blind_index_key: bytes | None = None
 
 
 def _b64key() -> str:
@@ -72,6 +74,9 @@ def load_keys(settings: Settings) -> KeyRing:
         field_keys=field_keys,
         active_field_key=active,
         blind_index_key=blind.encode(),
+        previous_blind_index_key=(
+            settings.blind_index_key_previous.get_secret_value().encode() if settings.blind_index_key_previous else None
+        ),
     )
 
 

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     )
     field_key_active: str | None = None
     blind_index_key: SecretStr | None = None
+    blind_index_key_previous: SecretStr | None = Field(
+        None,
+        description="While the blind-index key rotates: the old key, still searched until "
+        "`polku intake reindex` has recomputed every index under POLKU_BLIND_INDEX_KEY.",
+    )
     payload_keys: dict[str, dict[str, SecretStr]] = Field(
         default_factory=dict,
         description='Temporal payload keys, JSON {scope: {key id: base64 32 bytes}}; scope "*" is the '

@@ -60,7 +60,6 @@ from shared.contracts.intake import (
     ReferrerType,
 )
 from shared.contracts.journey import Role, journey_workflow_id
-from shared.crypto import blind_index
 from shared.db import serialise_on, utcnow
 from shared.identity import Account
 from shared.problems import FieldError
@@ -216,10 +215,11 @@ async def _register(ctx: ServiceContext, principal: Principal, new: _NewClient) 
     org = principal.organisation_id
     code = new.fields.personal_identity_code
     hetu_index = store.hetu_index(ctx.keys, org, code) if code else None
+    hetu_search = store.hetu_indexes(ctx.keys, org, code) if code else []
 
-    if hetu_index is not None:
+    if hetu_search:
         async with _session(ctx, principal) as session:
-            existing = await store.client_by_hetu(session, hetu_index)
+            existing = await store.client_by_hetu(session, hetu_search)
         if existing is not None:
             return await _existing(ctx, principal, existing, new.referral_id)
 
@@ -235,7 +235,7 @@ async def _register(ctx: ServiceContext, principal: Principal, new: _NewClient) 
     except IntegrityError:
         # The same identity code was registered a moment ago by someone else: answer that client.
         async with _session(ctx, principal) as session:
-            existing = await store.client_by_hetu(session, hetu_index or "")
+            existing = await store.client_by_hetu(session, hetu_search)
         if existing is None:
             raise
         return await _existing(ctx, principal, existing, new.referral_id)
@@ -457,13 +457,12 @@ async def search(ctx: ServiceContext, principal: Principal, query: str, purpose:
     """Exact search by identity code, full name, first name or last name, audited with the purpose."""
     org = principal.organisation_id
     try:
-        hetu_index: str | None = store.hetu_index(ctx.keys, org, hetu.parse(query).code)
+        hetu_search = store.hetu_indexes(ctx.keys, org, hetu.parse(query).code)
     except hetu.HetuError:
-        hetu_index = None  # not an identity code: a name
-    words = " ".join(query.split())
-    indexes = [blind_index(ctx.keys, str(org), kind, words) for kind in ("name", "first_name", "last_name")]
+        hetu_search = []  # not an identity code: a name
+    indexes = store.name_search_indexes(ctx.keys, org, " ".join(query.split()))
     async with _session(ctx, principal) as session:
-        found = await store.search_clients(session, indexes, hetu_index)
+        found = await store.search_clients(session, indexes, hetu_search)
     await ctx.audit_many(principal, "client.search", [c.id for c in found] or [None], purpose=purpose)
     return [store.to_record(c, ctx.cipher) for c in found]
 

@@ -139,7 +139,7 @@ async def lookup_clients(
 
     ctx = ctx_of(request)
     try:
-        index = store.hetu_index(ctx.keys, principal.organisation_id, hetu.parse(body.query).code)
+        indexes = store.hetu_indexes(ctx.keys, principal.organisation_id, hetu.parse(body.query).code)
     except hetu.HetuError:
         raise ProblemError(
             422,
@@ -149,7 +149,7 @@ async def lookup_clients(
             extra={"errors": [{"field": "query", "message": "Not a valid identity code.", "type": "hetu"}]},
         ) from None
     async with ctx.database.session(organisation_id=principal.organisation_id) as session:
-        found = await store.search_clients(session, [], index)
+        found = await store.search_clients(session, [], indexes)
     ids = [c.id for c in found]
     await ctx.audit_many(
         principal, "audit.client.lookup", ids or [None], purpose=body.purpose, outcome="ok" if ids else "not_found"

@@ -19,3 +19,13 @@ def reencrypt() -> None:
     counts = asyncio.run(run(get_settings()))
     for table, n in counts.items():
         typer.echo(f"{table}: {n} values re-encrypted")
+
+
+@app.command("reindex")
+def reindex() -> None:
+    """Recompute the blind indexes (identity code, names) under POLKU_BLIND_INDEX_KEY, after a
+    key rotation; run it with the old key as POLKU_BLIND_INDEX_KEY_PREVIOUS in every service."""
+    from services.intake.rotation import reindex as run
+
+    n = asyncio.run(run(get_settings()))
+    typer.echo(f"clients: {n} reindexed")

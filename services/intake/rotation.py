@@ -1,8 +1,13 @@
-"""Key rotation: re-encrypt every personal field of the intake database under the active
-field key (``POLKU_FIELD_KEY_ACTIVE``). Values carry their key id, so the service reads old
-and new values alike while this runs; once it reports nothing left, the old key can go.
+"""Key rotation in the intake database.
 
-Blind indexes are keyed separately (``POLKU_BLIND_INDEX_KEY``) and are not rotated here.
+``reencrypt``: every personal field under the active field key (``POLKU_FIELD_KEY_ACTIVE``).
+Values carry their key id, so the service reads old and new values alike while this runs;
+once it reports nothing left, the old key can go.
+
+``reindex``: the blind indexes (identity code, names) recomputed under
+``POLKU_BLIND_INDEX_KEY``. An index does not say its key, so during the rotation the service
+runs with the old key as ``POLKU_BLIND_INDEX_KEY_PREVIOUS`` and searches under both; once
+this reports nothing left, the previous key can go.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from services.intake import store
+from services.intake.models import Client
 from shared.crypto import FieldCipher
 from shared.db import Database
-from shared.keys import load_keys
+from shared.keys import KeyRing, load_keys
 from shared.settings import Settings
 
 BATCH = 200
@@ -44,6 +50,41 @@ async def reencrypt(settings: Settings, batch: int = BATCH) -> dict[str, int]:
     finally:
         await db.dispose()
     return counts
+
+
+async def reindex(settings: Settings, batch: int = BATCH) -> int:
+    """Recompute every client's blind indexes under the current key from the decrypted
+    values; returns the number of clients changed. Idempotent: a second run changes none."""
+    keys = load_keys(settings)
+    cipher = FieldCipher(keys)
+    db = Database(settings, "intake", immediate=True)
+    changed = 0
+    try:
+        async with db.session(cross_tenant=True) as session:
+            ids: list[uuid.UUID] = list((await session.execute(select(Client.id))).scalars())
+        for start in range(0, len(ids), batch):
+            q = select(Client).where(Client.id.in_(ids[start : start + batch])).with_for_update()
+            async with db.session(cross_tenant=True) as session, session.begin():
+                for client in (await session.execute(q)).scalars():
+                    changed += _reindex_row(keys, cipher, client)
+    finally:
+        await db.dispose()
+    return changed
+
+
+def _reindex_row(keys: KeyRing, cipher: FieldCipher, client: Client) -> int:
+    s = store.client_sealer(cipher, client.id)
+    first, last = s.open("first_name", client.first_name_enc) or "", s.open("last_name", client.last_name_enc) or ""
+    code = s.open("hetu", client.hetu_enc)
+    wanted: dict[str, str | None] = {
+        **store.name_indexes(keys, client.organisation_id, first, last),
+        "hetu_index": store.hetu_index(keys, client.organisation_id, code) if code else None,
+    }
+    if all(getattr(client, column) == value for column, value in wanted.items()):
+        return 0
+    for column, value in wanted.items():
+        setattr(client, column, value)
+    return 1
 
 
 def _rotate_row(cipher: FieldCipher, label: str, row: Any, columns: tuple[str, ...]) -> int:

@@ -24,7 +24,7 @@ from services.intake.models import (
 )
 from shared.contracts.api import ClientRecord
 from shared.contracts.intake import ConsentScope, DeclineReason, InformationParty, ReferralStatus, ReferrerType
-from shared.crypto import FieldCipher, blind_index
+from shared.crypto import FieldCipher, blind_index, blind_indexes
 from shared.keys import KeyRing
 
 # Which columns of which table hold ciphertext, and the context label of the table
@@ -96,7 +96,22 @@ def name_indexes(keys: KeyRing, organisation_id: uuid.UUID, first: str, last: st
 
 
 def hetu_index(keys: KeyRing, organisation_id: uuid.UUID, code: str) -> str:
+    """The index stored with a new client (current key)."""
     return blind_index(keys, str(organisation_id), "hetu", code)
+
+
+def hetu_indexes(keys: KeyRing, organisation_id: uuid.UUID, code: str) -> list[str]:
+    """The indexes a search looks for (current key, and the previous one while it rotates)."""
+    return blind_indexes(keys, str(organisation_id), "hetu", code)
+
+
+def name_search_indexes(keys: KeyRing, organisation_id: uuid.UUID, words: str) -> list[str]:
+    """Every index a name search looks for: full, first or last name, under each key in use."""
+    return [
+        i
+        for kind in ("name", "first_name", "last_name")
+        for i in blind_indexes(keys, str(organisation_id), kind, words)
+    ]
 
 
 # --------------------------------------------------------------------------- clients
@@ -106,9 +121,11 @@ async def get_client(session: AsyncSession, client_id: uuid.UUID) -> Client | No
     return await session.get(Client, client_id)
 
 
-async def client_by_hetu(session: AsyncSession, index: str) -> Client | None:
-    result = await session.execute(select(Client).where(Client.hetu_index == index))
-    return result.scalar_one_or_none()
+async def client_by_hetu(session: AsyncSession, indexes: Sequence[str]) -> Client | None:
+    """The client with the identity code (``hetu_indexes``); during a blind-index key rotation
+    the same person could, in a race, have a row under each key: the oldest one answers."""
+    q = select(Client).where(Client.hetu_index.in_(list(indexes))).order_by(Client.registered_at).limit(1)
+    return (await session.execute(q)).scalar_one_or_none()
 
 
 def to_record(client: Client, cipher: FieldCipher) -> ClientRecord:
@@ -149,12 +166,14 @@ async def list_clients(session: AsyncSession, coach_id: uuid.UUID | None = None)
     return list((await session.execute(q)).scalars())
 
 
-async def search_clients(session: AsyncSession, indexes: Sequence[str], hetu: str | None) -> list[Client]:
+async def search_clients(session: AsyncSession, indexes: Sequence[str], hetu: Sequence[str]) -> list[Client]:
+    """Clients whose full, first or last name index is in ``indexes`` or whose identity-code
+    index is in ``hetu``."""
     conditions: list[ColumnElement[bool]] = [
         column.in_(indexes) for column in (Client.name_index, Client.first_name_index, Client.last_name_index)
     ]
-    if hetu is not None:
-        conditions.append(Client.hetu_index == hetu)
+    if hetu:
+        conditions.append(Client.hetu_index.in_(list(hetu)))
     q = select(Client).where(or_(*conditions)).order_by(Client.registered_at).limit(50)
     return list((await session.execute(q)).scalars())
 

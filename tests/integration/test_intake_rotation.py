@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from services.intake import store
 from services.intake.models import Client, ConsentEntry, QuickHelp, Referral
-from services.intake.rotation import reencrypt
+from services.intake.rotation import reencrypt, reindex
 from shared.crypto import FieldCipher
 from shared.db import Database
 from shared.keys import load_keys
@@ -116,3 +116,65 @@ async def test_reencrypt_moves_every_value_to_the_active_key(db_settings: Settin
     # Without the old key, the rotated values still read.
     only_new = after.model_copy(update={"field_keys": {"k2": new}})
     assert store.to_record(client, FieldCipher(load_keys(only_new))).first_name == "Aino"
+
+
+async def test_blind_index_key_rotates_searchable_throughout(db_settings: Settings) -> None:
+    """The blind-index key changes: with the old key as the previous one, clients are found
+    before and after ``reindex``; afterwards every index is under the new key, so the
+    previous key can go; a second run changes nothing."""
+    fields = {"secret_key": SecretStr("s" * 32), "field_keys": {"k1": _key()}, "field_key_active": "k1"}
+    old, new = _key(), _key()
+    before = db_settings.model_copy(update={**fields, "blind_index_key": old})
+    rotating = db_settings.model_copy(update={**fields, "blind_index_key": new, "blind_index_key_previous": old})
+    after = db_settings.model_copy(update={**fields, "blind_index_key": new})
+    await asyncio.to_thread(upgrade, before, "intake")
+
+    org, user = uuid.uuid4(), uuid.uuid4()
+    people = {uuid.uuid4(): ("Aino", "Laine", "131052-308T"), uuid.uuid4(): ("Eino", "Lahti", None)}
+    keys = load_keys(before)
+    cipher = FieldCipher(keys)
+    db = Database(before, "intake")
+    try:
+        async with db.session(organisation_id=org) as session, session.begin():
+            for client_id, (first, last, code) in people.items():
+                s = store.client_sealer(cipher, client_id)
+                session.add(
+                    Client(
+                        id=client_id,
+                        organisation_id=org,
+                        coach_id=user,
+                        journey_id=f"journey-{client_id}",
+                        first_name_enc=s.seal("first_name", first),
+                        last_name_enc=s.seal("last_name", last),
+                        **store.name_indexes(keys, org, first, last),
+                        hetu_enc=s.seal("hetu", code),
+                        hetu_index=store.hetu_index(keys, org, code) if code else None,
+                        registered_by=user,
+                    )
+                )
+    finally:
+        await db.dispose()
+
+    async def found(settings: Settings) -> tuple[set[uuid.UUID], uuid.UUID | None]:
+        ring = load_keys(settings)
+        db = Database(settings, "intake")
+        try:
+            async with db.session(organisation_id=org) as session:
+                by_name: set[uuid.UUID] = set()
+                for words in ("Aino Laine", "laine", "EINO", "Lahti"):
+                    hits = await store.search_clients(session, store.name_search_indexes(ring, org, words), [])
+                    by_name |= {c.id for c in hits}
+                by_code = await store.client_by_hetu(session, store.hetu_indexes(ring, org, "131052-308t"))
+        finally:
+            await db.dispose()
+        return by_name, by_code.id if by_code else None
+
+    aino = next(i for i, p in people.items() if p[0] == "Aino")
+    assert await found(before) == (set(people), aino)
+    assert await found(after) == (set(), None)  # the indexes depend on the key
+    assert await found(rotating) == (set(people), aino)
+    assert await reindex(rotating, batch=1) == 2
+    assert await found(rotating) == (set(people), aino)
+    assert await found(after) == (set(people), aino)  # the previous key can go
+    assert await found(before) == (set(), None)
+    assert await reindex(after) == 0

@@ -513,7 +513,7 @@ def test_erase_and_export_functions_on_sqlite_and_postgresql(db_settings: Settin
             assert (await employer.export_client(dbs["employer"], cipher, org, subject))["match_profile"] is None
             # The same identity code may register again as a new client after erasure.
             async with dbs["intake"].session(organisation_id=org) as s:
-                assert await intake_store.client_by_hetu(s, intake_store.hetu_index(keys, org, hetu(1))) is None
+                assert await intake_store.client_by_hetu(s, intake_store.hetu_indexes(keys, org, hetu(1))) is None
             # The bystander and the other organisation's client are untouched.
             assert await intake.export_client(dbs["intake"], cipher, other_org, subject) is None
             for organisation, client_id, last in ((org, bystander, "Other"), (other_org, stranger, "Org")):

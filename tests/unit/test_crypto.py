@@ -7,7 +7,7 @@ import uuid
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from shared.crypto import FieldCipher, blind_index
+from shared.crypto import FieldCipher, blind_index, blind_indexes
 from shared.keys import KeyRing
 
 
@@ -82,3 +82,22 @@ def test_configured_keys_must_be_32_bytes(tmp_path: object) -> None:
     )
     with pytest.raises(ValueError, match="32 bytes"):
         load_keys(s)
+
+
+def test_blind_indexes_search_the_previous_key_only_while_it_is_set() -> None:
+    old = KeyRing(secret_key=b"s", field_keys={}, active_field_key="", blind_index_key=b"o" * 32)
+    new = KeyRing(secret_key=b"s", field_keys={}, active_field_key="", blind_index_key=b"n" * 32)
+    rotating = KeyRing(
+        secret_key=b"s",
+        field_keys={},
+        active_field_key="",
+        blind_index_key=b"n" * 32,
+        previous_blind_index_key=b"o" * 32,
+    )
+    org = str(uuid.uuid4())
+    assert blind_indexes(new, org, "hetu", "131052-308T") == [blind_index(new, org, "hetu", "131052-308T")]
+    assert blind_indexes(rotating, org, "hetu", "131052-308t ") == [
+        blind_index(new, org, "hetu", "131052-308T"),
+        blind_index(old, org, "hetu", "131052-308T"),
+    ]
+    assert blind_index(old, org, "hetu", "131052-308T") != blind_index(new, org, "hetu", "131052-308T")
