@@ -187,6 +187,28 @@ def _resolve(body: dict[str, object]) -> dict[str, object]:
     return out
 
 
+MEETING_PLACES = ("office", "community", "remote", "home")
+
+
+async def _first_meeting(http: httpx.AsyncClient, client_id: str, i: int) -> None:
+    """The first meeting, a few hours ago, so the caseload shows a last contact."""
+    from datetime import UTC, datetime, timedelta
+
+    r = await http.post(
+        f"/api/v1/clients/{client_id}/meetings",
+        json={
+            "occurred_at": (datetime.now(UTC) - timedelta(hours=1 + i % 4)).isoformat(),
+            "duration_minutes": 45 + 15 * (i % 2),
+            "place": MEETING_PLACES[i % len(MEETING_PLACES)],
+            "contact_mode": "meeting",
+            "participants": ["client", "coach"],
+            "notes": "Tutustumistapaaminen: toiveet, vahvuudet ja seuraavat askeleet.",
+        },
+    )
+    if r.status_code != 201:
+        raise RuntimeError(f"demo meeting refused: {r.status_code} {r.text}")
+
+
 async def _add_employer(http: httpx.AsyncClient, employer: DemoEmployer, contacted_days_ago: int) -> None:
     from datetime import date, timedelta
 
@@ -273,6 +295,7 @@ async def load_demo_data(settings: Settings, base_url: str | None = None) -> str
                     )
                     r.raise_for_status()
                     client_id = r.json()["client_id"]
+                    await _first_meeting(http, client_id, i)
                     for route, body in SCENARIOS[i % len(SCENARIOS)]:
                         r = await http.post(f"/api/v1/journeys/{client_id}/{route}", json=_resolve(body))
                         if r.status_code != 200:

@@ -122,6 +122,11 @@ def test_polku_dev_runs_the_whole_system_and_stops_clean(tmp_path: Path) -> None
             openings = http.get("/api/v1/openings", params={"status": "open"}).json()
             assert len(openings) == sum(len(e.openings) for e in KYMI_EMPLOYERS)
             assert len(http.get("/api/v1/employer-contacts", params={"employer_id": employers[0]["id"]}).json()) == 2
+            # Every demo client has had a first meeting; its notes are not the coordinator's to read.
+            clients = http.get("/api/v1/clients").json()
+            assert len(clients) == 24
+            meetings = http.get(f"/api/v1/clients/{clients[0]['client_id']}/meetings").json()
+            assert [(m["notes"], m["notes_withheld"]) for m in meetings] == [(None, True)]
     finally:
         dev.send_signal(signal.SIGINT)
         code = dev.wait(60)
