@@ -30,13 +30,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Boolean, Date, Table, delete, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.reporting.metrics import days_between, local_day, month_key
@@ -947,10 +948,34 @@ async def apply_batch(db: Database, raws: Sequence[Any]) -> BatchResult:
     return await apply_prepared(db, prepare_batch(raws))
 
 
+# PostgreSQL's answers that mean "run the transaction again": deadlock detected, could not
+# serialise. Concurrent batches touching the same rows in different orders can meet them.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+TRANSIENT_ATTEMPTS = 5
+
+
+def is_transient(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
 async def apply_prepared(db: Database, prepared: PreparedBatch) -> BatchResult:
     """Apply a prepared batch in one transaction: skip the ids applied before, record the
-    new ones, advance the watermarks and run the projectors."""
-    result = prepared.result
+    new ones, advance the watermarks and run the projectors. A transaction PostgreSQL
+    aborts as a deadlock victim (or a serialisation failure) rolls back whole and runs again."""
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return await _apply_prepared_once(db, prepared)
+        except DBAPIError as exc:
+            if attempt == TRANSIENT_ATTEMPTS or not is_transient(exc):
+                raise
+            log.info("reporting: batch rolled back by the database (%s), attempt %d", exc.orig.sqlstate, attempt)  # type: ignore[union-attr]
+            await asyncio.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def _apply_prepared_once(db: Database, prepared: PreparedBatch) -> BatchResult:
+    # A copy of the counts read while preparing: a rolled-back attempt must not add to them.
+    result = replace(prepared.result, types_skipped=dict(prepared.result.types_skipped))
     batch = prepared.events
     if not batch:
         return result
@@ -1136,9 +1161,11 @@ async def _advance_watermarks(session: AsyncSession, events: Sequence[_Envelope]
             newest[e.organisation_id] = e.occurred_at
     if not newest:
         return
+    # In the organisations' order: concurrent batches then lock the rows in one order and
+    # wait for each other instead of deadlocking.
     rows = [
-        {"organisation_id": org, "occurred_at": at, "events": counts[org], "updated_at": now}
-        for org, at in newest.items()
+        {"organisation_id": org, "occurred_at": newest[org], "events": counts[org], "updated_at": now}
+        for org in sorted(newest, key=str)
     ]
     connection = await session.connection()
     codec = _codec(Watermark, connection.dialect)

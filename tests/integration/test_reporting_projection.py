@@ -118,6 +118,24 @@ async def test_concurrent_batches_of_one_organisation_keep_one_watermark(db: Dat
     assert mark.occurred_at == newest
 
 
+async def test_concurrent_batches_of_many_organisations_in_different_orders_all_apply(db: Database) -> None:
+    # Batches from several streams name the same organisations in different orders. On
+    # PostgreSQL their row locks could meet in opposite orders (a deadlock, one batch
+    # aborted): the watermarks are locked in one order, and an aborted batch runs again.
+    orgs = [uuid.uuid4() for _ in range(12)]
+    by_org = {org: _raw(cohort(org, uuid.uuid4(), {"employed": 2, "discontinued": 1})) for org in orgs}
+    chunks: list[list[dict[str, Any]]] = []
+    for k in range(8):
+        order = orgs[k:] + orgs[:k] if k % 2 else list(reversed(orgs[k:] + orgs[:k]))
+        chunks.append([e for org in order for e in by_org[org][k::8]])
+    results = await asyncio.gather(*(apply_batch(db, chunk) for chunk in chunks))
+    total = sum(len(events) for events in by_org.values())
+    assert sum(r.applied for r in results) == total and sum(r.duplicates for r in results) == 0
+    async with db.session(cross_tenant=True) as s:
+        marks = {m.organisation_id: m.events for m in (await s.execute(select(Watermark))).scalars()}
+    assert {org: marks.get(org) for org in orgs} == {org: len(events) for org, events in by_org.items()}
+
+
 async def test_unknown_and_invalid_events_are_skipped_not_retried(db: Database) -> None:
     org = uuid.uuid4()
     envelope = {"organisation_id": str(org), "region_id": "r", "occurred_at": NOW.isoformat()}
