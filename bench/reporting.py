@@ -408,6 +408,9 @@ async def consume_projection(settings: Settings, total: int) -> float:
     db = projection_database(settings)
     async with db.session(cross_tenant=True) as s:
         before = int(await s.scalar(select(func.sum(Watermark.events))) or 0)
+    wal = settings.sqlite_path("reporting").with_name("reporting.db-wal")
+    if wal.exists():  # SQLite: the write-ahead log the projection starts with
+        print(f"  reporting write-ahead log at the start: {wal.stat().st_size / 2**20:,.0f} MiB")
     t0 = time.perf_counter()
     tasks = [asyncio.create_task(task) for task in projection_tasks(settings, db).values()]
     try:
