@@ -404,10 +404,12 @@ async def consume_projection(settings: Settings, total: int) -> float:
     from services.reporting.consumers import projection_tasks
     from services.reporting.models import Watermark
     from services.reporting.projection import projection_database
+    from shared.service import freeze_startup_heap
 
     db = projection_database(settings)
     async with db.session(cross_tenant=True) as s:
         before = int(await s.scalar(select(func.sum(Watermark.events))) or 0)
+    freeze_startup_heap()  # as `polku serve` does before it serves
     wal = settings.sqlite_path("reporting").with_name("reporting.db-wal")
     if wal.exists():  # SQLite: the write-ahead log the projection starts with
         print(f"  reporting write-ahead log at the start: {wal.stat().st_size / 2**20:,.0f} MiB")

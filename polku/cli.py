@@ -63,6 +63,7 @@ def serve(
     import uvicorn
 
     from polku.gateway import create_gateway, create_proxy, create_service_app
+    from shared.service import freeze_startup_heap
 
     settings = get_settings()
     if proxy and service != "all":
@@ -73,6 +74,7 @@ def serve(
         asgi = create_service_app(service, settings)
     else:
         _fail(f"unknown service {service!r}; one of {', '.join(SERVICES)} or 'all'", 2)
+    freeze_startup_heap()
     uvicorn.run(
         asgi,  # type: ignore[arg-type]
         host=host or settings.http_host,
@@ -87,8 +89,10 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run the Temporal worker for client journeys."""
+    from shared.service import freeze_startup_heap
     from workflows.worker import run_worker
 
+    freeze_startup_heap()
     asyncio.run(run_worker(get_settings()))
 
 

@@ -5,6 +5,7 @@ service's FastAPI app from its routers."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -161,6 +162,17 @@ def ctx_of(request: Request) -> ServiceContext:
 
 
 Hook = Callable[[ServiceContext], Awaitable[None]]
+
+
+def freeze_startup_heap() -> int:
+    """Move what is alive once a process has started (modules, the app, settings) out of
+    the garbage collector's reach; returns how many objects that was. A service allocates
+    and drops many short-lived objects per request and per event batch, and every full
+    collection would otherwise walk the whole start-up heap again (the reporting projection
+    ran about a tenth faster without that)."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def build_service_app(
