@@ -13,6 +13,7 @@ this reports nothing left, the previous key can go.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
@@ -32,21 +33,15 @@ async def reencrypt(settings: Settings, batch: int = BATCH) -> dict[str, int]:
     """Re-encrypt the values not under the active key; returns the count per table.
     Idempotent: a second run re-encrypts nothing."""
     cipher = FieldCipher(load_keys(settings))
-    # BEGIN IMMEDIATE on SQLite, row locks on PostgreSQL: no write of a service interleaves.
     db = Database(settings, "intake", immediate=True)
     counts: dict[str, int] = {}
     try:
         for model, (label, columns) in store.ENCRYPTED.items():
-            key = sa_inspect(model).primary_key[0]
-            async with db.session(cross_tenant=True) as session:
-                ids: list[uuid.UUID] = list((await session.execute(select(key))).scalars())
-            changed = 0
-            for start in range(0, len(ids), batch):
-                q = select(model).where(key.in_(ids[start : start + batch])).with_for_update()
-                async with db.session(cross_tenant=True) as session, session.begin():
-                    for row in (await session.execute(q)).scalars():
-                        changed += _rotate_row(cipher, label, row, columns)
-            counts[model.__tablename__] = changed
+
+            def rotate(row: Any, label: str = label, columns: tuple[str, ...] = columns) -> int:
+                return _rotate_row(cipher, label, row, columns)
+
+            counts[model.__tablename__] = await _rewrite_rows(db, model, batch, rotate)
     finally:
         await db.dispose()
     return counts
@@ -58,17 +53,25 @@ async def reindex(settings: Settings, batch: int = BATCH) -> int:
     keys = load_keys(settings)
     cipher = FieldCipher(keys)
     db = Database(settings, "intake", immediate=True)
-    changed = 0
     try:
-        async with db.session(cross_tenant=True) as session:
-            ids: list[uuid.UUID] = list((await session.execute(select(Client.id))).scalars())
-        for start in range(0, len(ids), batch):
-            q = select(Client).where(Client.id.in_(ids[start : start + batch])).with_for_update()
-            async with db.session(cross_tenant=True) as session, session.begin():
-                for client in (await session.execute(q)).scalars():
-                    changed += _reindex_row(keys, cipher, client)
+        return await _rewrite_rows(db, Client, batch, lambda client: _reindex_row(keys, cipher, client))
     finally:
         await db.dispose()
+
+
+async def _rewrite_rows(db: Database, model: Any, batch: int, rewrite: Callable[[Any], int]) -> int:
+    """Every row of ``model``, ``batch`` rows per transaction with the rows locked, through
+    ``rewrite`` (which changes a row in place and returns 1, or 0 for none); the total.
+    BEGIN IMMEDIATE on SQLite, row locks on PostgreSQL: no write of a service interleaves."""
+    key = sa_inspect(model).primary_key[0]
+    async with db.session(cross_tenant=True) as session:
+        ids: list[uuid.UUID] = list((await session.execute(select(key))).scalars())
+    changed = 0
+    for start in range(0, len(ids), batch):
+        q = select(model).where(key.in_(ids[start : start + batch])).with_for_update()
+        async with db.session(cross_tenant=True) as session, session.begin():
+            for row in (await session.execute(q)).scalars():
+                changed += rewrite(row)
     return changed
 
 
