@@ -4,9 +4,14 @@ Shape, chosen for throughput (see bench/journeys.py):
 - Updates change the state synchronously (no ``await`` in a handler), queue their events
   and return at once; the move's caller never waits for NATS.
 - The main loop, woken by the change, raises due reminders, upserts search attributes,
-  publishes queued events in batches through a local activity (retried; each event's id
+  publishes queued events in batches through an activity (retried; each event's id
   comes from ``workflow.uuid4()`` and is JetStream's de-duplication id) and sleeps until
-  the next reminder. An update, its events and the publish land in one workflow task.
+  the next reminder. The update's answer goes out before the events are published.
+- Publishing is a regular activity (PUBLISH_ACTIVITY_PATCH), not a local one: with a
+  local activity, a workflow task holding an update could be completed before the
+  workflow saw the activity's result, and what it did next (a timer, continue-as-new)
+  landed in a later task than a replay puts it, failing the replay (a nondeterminism
+  error on queries of closed runs and after every cache eviction).
 - One timer waits for the next reminder and is kept across moves (KEEP_TIMER_PATCH): a
   move that brings no reminder earlier adds no TimerCanceled/TimerStarted events.
 - It continues as new from the main loop, carrying the whole state.
@@ -57,6 +62,7 @@ PUBLISH_BATCH = 100
 PUBLISH_RETRY_INTERVAL = timedelta(milliseconds=200)
 # workflow.patched ids (workflows/VERSIONING.md); never reuse one.
 KEEP_TIMER_PATCH = "journey-keep-timer-202611"
+PUBLISH_ACTIVITY_PATCH = "journey-publish-activity-202612"
 
 
 def search_attributes(organisation_id: UUID, coach_id: UUID, phase: Phase, status: Status) -> TypedSearchAttributes:
@@ -265,30 +271,41 @@ class ClientJourney:
     async def _publish(self) -> bool:
         """Publish the oldest queued events; False if NATS did not take them in time.
 
-        A local activity holds its workflow task open, so a round of attempts is short
-        (publish_attempts): during a NATS outage moves keep being accepted, the events
-        wait in the queue (and survive continue-as-new), and the next round comes after
-        publish_backoff_s. The events keep their ids, so nothing is stored twice.
+        A round of attempts is short (publish_attempts): during a NATS outage moves keep
+        being accepted, the events wait in the queue (and survive continue-as-new), and
+        the next round comes after publish_backoff_s. The events keep their ids, so
+        nothing is stored twice.
         """
         batch = self._pending[:PUBLISH_BATCH]
         timers = self._inp.timers
         self._run_changes += 1  # it adds history, failed or not
+        retry_policy = RetryPolicy(
+            initial_interval=PUBLISH_RETRY_INTERVAL,
+            backoff_coefficient=2.0,
+            maximum_attempts=timers.publish_attempts,
+        )
+        # Built, not validated: the events were validated when created.
+        events = EventBatch.model_construct(events=batch)
         try:
-            await workflow.execute_local_activity(
-                PUBLISH_EVENTS_ACTIVITY,
-                # Built, not validated: the events were validated when created.
-                EventBatch.model_construct(events=batch),
-                result_type=int,
-                start_to_close_timeout=timedelta(seconds=5),
-                retry_policy=RetryPolicy(
-                    initial_interval=PUBLISH_RETRY_INTERVAL,
-                    backoff_coefficient=2.0,
-                    maximum_attempts=timers.publish_attempts,
-                ),
-            )
+            if workflow.patched(PUBLISH_ACTIVITY_PATCH):
+                await workflow.execute_activity(
+                    PUBLISH_EVENTS_ACTIVITY,
+                    events,
+                    result_type=int,
+                    start_to_close_timeout=timedelta(seconds=5),
+                    retry_policy=retry_policy,
+                )
+            else:  # histories from before PUBLISH_ACTIVITY_PATCH
+                await workflow.execute_local_activity(
+                    PUBLISH_EVENTS_ACTIVITY,
+                    events,
+                    result_type=int,
+                    start_to_close_timeout=timedelta(seconds=5),
+                    retry_policy=retry_policy,
+                )
         except FailureError:
-            # A local activity out of attempts surfaces as its cause (an ApplicationError),
-            # not always as an ActivityError: left uncaught, it would fail the journey.
+            # An activity out of attempts: an ActivityError; a local one surfaces as its
+            # cause (an ApplicationError). Left uncaught, either would fail the journey.
             workflow.logger.warning("publishing %d journey events failed; retrying later", len(batch))
             self._publish_after = workflow.now() + timedelta(seconds=timers.publish_backoff_s)
             return False

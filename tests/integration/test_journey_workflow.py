@@ -24,7 +24,9 @@ import pytest
 import pytest_asyncio
 from faststream.nats import NatsBroker
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
+from temporalio.worker import Replayer
 
 from shared.contracts.events import AnyEvent, Event, JourneyMoved, ReminderDue, parse_event
 from shared.contracts.journey import Outcome, Phase, RestReason, Role, Status
@@ -466,6 +468,9 @@ async def test_reminders_are_cancelled_and_replanned_on_change(env: Env) -> None
 
 
 async def timer_events(j: Journey) -> Counter[str]:
+    """Timer events in the history once the journey is settled: the main loop sets its
+    timer after the publishing activity has returned, in a later workflow task."""
+    await j.settled()
     counts: Counter[str] = Counter()
     async for e in j.env.client.get_workflow_handle(j.workflow_id).fetch_history_events():
         name = EventType.Name(e.event_type)
@@ -590,6 +595,51 @@ async def test_continue_as_new_carries_state_timeline_and_reminders(env: Env) ->
     # attributes in visibility, so a caseload query asks for the running one.
     q = f"OrganisationId='{j.org}' AND JourneyPhase='JOB_SEARCH' AND ExecutionStatus='Running'"
     assert (await env.client.count_workflows(q)).count == 1
+
+
+async def poll_state(j: Journey, stop: asyncio.Event, failures: list[str]) -> None:
+    """Query the journey's state as fast as answers come, as busy pages would."""
+    while not stop.is_set():
+        try:
+            await j.state()
+        except (WorkflowQueryFailedError, RPCError) as e:
+            failures.append(str(e))
+        await asyncio.sleep(0)
+
+
+async def test_every_run_replays_after_moves_under_queries_and_continue_as_new(env: Env) -> None:
+    """Coaches' pages query journeys while moves land; every run's history must replay.
+
+    With publishing as a local activity, a task holding an update was sometimes completed
+    before the workflow saw the activity's result; the timer or continue-as-new that
+    followed then sat in a later task than a replay puts it: queries of closed runs and
+    every replay after a cache eviction failed with a nondeterminism error (2-4 runs in
+    each round of this test).
+    """
+    replayer = Replayer(workflows=[ClientJourney], data_converter=env.client.data_converter)
+    failed_queries: list[str] = []
+    for _ in range(3):
+        j = await start(env, LONG.model_copy(update={"silence_outreach_s": 3}), history_limit=25)
+        stop = asyncio.Event()
+        pollers = [asyncio.create_task(poll_state(j, stop, failed_queries)) for _ in range(3)]
+        try:
+            await j.move("advance")
+            await j.move("advance")
+            for _ in range(12):
+                await j.milestone("benefits_counselling_given")
+            await j.move("rest", reason=RestReason.OTHER, review_date=date.today() + timedelta(days=5))
+            await j.move("resume")
+            await eventually(j.state, lambda s: reminders(s).get("silence_outreach") is True, within=15)
+            await j.settled()
+        finally:
+            stop.set()
+            await asyncio.gather(*pollers)
+        runs = [e.run_id async for e in env.client.list_workflows(f"WorkflowId='{j.workflow_id}'")]
+        assert len(runs) > 1, "expected continue-as-new"
+        for run_id in runs:
+            history = await env.client.get_workflow_handle(j.workflow_id, run_id=run_id).fetch_history()
+            await replayer.replay_workflow(history)  # raises on nondeterminism
+    assert failed_queries == []
 
 
 # --------------------------------------------------------------------------- NATS outage

@@ -158,6 +158,34 @@ async def continue_as_new(client: Client) -> list[str]:
     return [r.workflow_id]
 
 
+async def queried_moves(client: Client) -> list[str]:
+    """Moves while a coach's page keeps querying, continuing as new on the way: the shape
+    that a local publishing activity could not replay (journey-publish-activity-202612)."""
+    r = Run(client, JourneyTimers(silence_outreach_s=3), history_limit=25)
+    await r.start()
+    polling = True
+
+    async def poll() -> None:
+        while polling:
+            await jc.get_state(client, r.org, r.client_id)
+            await asyncio.sleep(0)
+
+    pollers = [asyncio.create_task(poll()) for _ in range(3)]
+    try:
+        await r.move("advance")
+        await r.move("advance")
+        for _ in range(12):
+            await r.milestone("benefits_counselling_given")
+        await r.move("rest", reason=RestReason.OTHER, review_date=date.today() + timedelta(days=5))
+        await r.move("resume")
+        await asyncio.sleep(3.5)
+        await r.settle()
+    finally:
+        polling = False
+        await asyncio.gather(*pollers)
+    return [r.workflow_id]
+
+
 class OutagePublisher(EventPublisher):
     """The real publisher, failing while ``down`` is set (a NATS outage)."""
 
@@ -190,6 +218,7 @@ SCENARIOS: dict[str, Callable[[Client], Awaitable[list[str]]]] = {
     "reminders": reminders,
     "continue_as_new": continue_as_new,
     "nats_outage": nats_outage,
+    "queried_moves": queried_moves,
 }
 
 
