@@ -113,18 +113,24 @@ async def register_clients(http: httpx.AsyncClient, org: OrgSetup, per_coach: in
     await asyncio.gather(*(one(c, i) for c in org.coaches for i in range(per_coach)))
 
 
-def ytunnus(n: int) -> str:
-    """A valid Finnish business id (Y-tunnus) from a number."""
-    digits = f"{n % 10_000_000:07d}"
-    total = sum(int(d) * w for d, w in zip(digits, (7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
-    if total == 1:  # no valid check digit: take the next number
-        return ytunnus(n + 1)
-    return f"{digits}-{0 if total == 0 else 11 - total}"
+def ytunnukset(start: int, count: int) -> list[str]:
+    """``count`` distinct valid Finnish business ids (Y-tunnus), the first ones from
+    ``start`` upwards; numbers without a valid check digit are skipped."""
+    out: list[str] = []
+    n = start
+    while len(out) < count:
+        digits = f"{n % 10_000_000:07d}"
+        total = sum(int(d) * w for d, w in zip(digits, (7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
+        if total != 1:  # 1 leaves no valid check digit
+            out.append(f"{digits}-{0 if total == 0 else 11 - total}")
+        n += 1
+    return out
 
 
 async def create_employers(http: httpx.AsyncClient, org: OrgSetup, count: int) -> None:
-    for i in range(count):
-        body = {"name": f"Kuormatesti Oy {i}", "business_id": ytunnus(int(org.id.hex[:6], 16) * 10 + i)}
+    # Each organisation its own range of numbers (the register is per organisation).
+    for i, business_id in enumerate(ytunnukset(int(org.id.hex[:6], 16) * 100, count)):
+        body = {"name": f"Kuormatesti Oy {i}", "business_id": business_id}
         out = await _retry_post(http, "/api/v1/employers", body, org.coordinator)
         org.employers.append(out["id"])
 
