@@ -40,34 +40,33 @@ async def apply_event(db: Database, event: AnyEvent) -> bool:
 
 
 async def _project(session: AsyncSession, event: JourneyEvent) -> None:
-    row = await session.get(PoolClient, event.client_id)
-    if row is None:
-        # Insert-or-nothing: two events of a new client applied at once (two consumer
-        # processes, or a redelivery) must not fail on the second insert.
-        insert = await dialect_insert(session, PoolClient.__table__)
-        created: Any = await session.execute(
-            insert.values(
-                client_id=event.client_id,
-                organisation_id=event.organisation_id,
-                coach_id=event.coach_id,
-                phase=event.phase.value,
-                status=event.status.value,
-                episode=event.episode,
-                last_event_at=event.occurred_at,
-            ).on_conflict_do_nothing(index_elements=["client_id"])
+    """Upsert the client's pool row; the newest event wins.
+
+    One statement, compare and set in the database: a batch's messages are applied
+    concurrently (and two consumer replicas run at once), so an older move may commit
+    after a newer one. A read-then-write here lost the newer move on PostgreSQL.
+    """
+    table = PoolClient.__table__
+    insert = await dialect_insert(session, table)
+    current = ("coach_id", "phase", "status", "episode", "last_event_at")
+    await session.execute(
+        insert.values(
+            client_id=event.client_id,
+            organisation_id=event.organisation_id,
+            coach_id=event.coach_id,
+            phase=event.phase.value,
+            status=event.status.value,
+            episode=event.episode,
+            last_event_at=event.occurred_at,
+        ).on_conflict_do_update(
+            index_elements=["client_id"],
+            set_={name: insert.excluded[name] for name in current},
+            # An older event arriving late changes nothing; nor does one of another
+            # organisation (a client id is never shared, but the pool is per tenant).
+            where=(table.c.last_event_at <= insert.excluded.last_event_at)
+            & (table.c.organisation_id == insert.excluded.organisation_id),
         )
-        if created.rowcount:
-            return
-        row = await session.get(PoolClient, event.client_id, populate_existing=True)
-        if row is None:
-            return
-    if event.occurred_at < row.last_event_at:
-        return  # an older event arriving late must not overwrite newer state
-    row.coach_id = event.coach_id
-    row.phase = event.phase.value
-    row.status = event.status.value
-    row.episode = event.episode
-    row.last_event_at = event.occurred_at
+    )
 
 
 def register(ctx: ServiceContext) -> None:

@@ -3,7 +3,7 @@ intake counts active caseloads from its own data (no call to reporting).
 
 Durable pull consumer with explicit ack (NACK on error, so a failure is redelivered).
 Applying an event is idempotent: it sets state, and an event older than the one applied
-last is ignored.
+last is ignored (compared in the database, so concurrent applications cannot reorder).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import PullSub
+from sqlalchemy import or_, update
 
 from services.intake.models import Client
 from shared.contracts.events import JourneyEvent, known_event
@@ -23,17 +24,30 @@ JOURNEY_DURABLE = "intake-journey"
 
 
 async def apply_journey_event(db: Database, event: JourneyEvent) -> bool:
-    """Returns False when the event changed nothing (unknown client, or older news)."""
+    """Returns False when the event changed nothing (unknown client, or older news).
+
+    One conditional UPDATE (compare and set in the database): a batch's messages are
+    applied concurrently, and two consumer replicas run at once, so an older event may
+    commit after a newer one; a read-then-write could lose the newer status or coach.
+    """
+    stmt = (
+        update(Client)
+        .where(
+            Client.id == event.client_id,
+            Client.organisation_id == event.organisation_id,
+            or_(Client.journey_event_at.is_(None), Client.journey_event_at <= event.occurred_at),
+        )
+        .values(
+            journey_status=event.status.value,
+            # A reassignment moves the client to the new coach's caseload.
+            coach_id=event.coach_id,
+            journey_event_at=event.occurred_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
     async with db.session(cross_tenant=True) as session, session.begin():
-        client = await session.get(Client, event.client_id)
-        if client is None or client.organisation_id != event.organisation_id:
-            return False
-        if client.journey_event_at is not None and event.occurred_at < client.journey_event_at:
-            return False
-        client.journey_status = event.status.value
-        client.coach_id = event.coach_id  # a reassignment moves the client to the new coach's caseload
-        client.journey_event_at = event.occurred_at
-    return True
+        result: Any = await session.execute(stmt)
+    return bool(result.rowcount)
 
 
 def register(ctx: ServiceContext) -> None:

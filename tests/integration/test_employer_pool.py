@@ -88,6 +88,31 @@ async def test_pool_follows_journey_events_once_and_in_order(employer_db: Databa
         assert [s.client_id for s in await store.job_seekers(session)] == [stranger.client_id]
 
 
+async def test_events_applied_at_once_leave_the_newest_state(employer_db: Database) -> None:
+    """A batch's messages are applied concurrently (and two replicas consume at once): a
+    client's older move committed after a newer one must not win. On PostgreSQL a
+    read-then-write projection lost the newer move (a client missing from the pool)."""
+    org = uuid.uuid4()
+    journeys = []
+    for _ in range(20):
+        started = _started(org, uuid.uuid4(), T0)
+        profiling = _moved(started, Phase.PROFILING, Status.ACTIVE, T0 + timedelta(seconds=1))
+        search = _moved(started, Phase.JOB_SEARCH, Status.ACTIVE, T0 + timedelta(seconds=2))
+        journeys.append((started, profiling, search))
+    for started, _, _ in journeys:
+        assert await apply_event(employer_db, started)
+    for _ in range(3):  # the older move of each pair gets every chance to commit last
+        batch = [ev for _, profiling, search in journeys for ev in (search, profiling)]
+        await asyncio.gather(*(apply_event(employer_db, ev) for ev in batch))
+        async with employer_db.session(organisation_id=org) as session:
+            seekers = {s.client_id: s.last_event_at for s in await store.job_seekers(session)}
+        assert seekers == {started.client_id: T0 + timedelta(seconds=2) for started, _, _ in journeys}
+        journeys = [
+            (started, profiling.model_copy(update={"id": uuid.uuid4()}), search.model_copy(update={"id": uuid.uuid4()}))
+            for started, profiling, search in journeys
+        ]
+
+
 async def test_match_profiles_are_encrypted_and_scoped(employer_db: Database, db_settings: Settings) -> None:
     cipher = FieldCipher(load_keys(db_settings))
     org, client = uuid.uuid4(), uuid.uuid4()
