@@ -30,6 +30,9 @@ app.add_typer(intake_cli.app, name="intake")
 app.add_typer(retention_cli.app, name="retention")
 app.add_typer(deploy_app, name="deploy")
 
+# Seconds an idle HTTP connection stays open (see ``serve``).
+KEEP_ALIVE_S = 75
+
 
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(f"polku: {message}", err=True)
@@ -82,6 +85,11 @@ def serve(
         log_level=settings.log_level.lower(),
         access_log=False,  # paths only would be fine, but query strings may hold search terms
         proxy_headers=True,
+        # Longer than any client's or proxy's idle keep-alive (httpx 5 s, nginx and load
+        # balancers 60 s): with uvicorn's default of 5 s a client could send on a connection
+        # the server was closing at that moment ("Server disconnected without sending a
+        # response", a 502 behind a proxy).
+        timeout_keep_alive=KEEP_ALIVE_S,
         timeout_graceful_shutdown=10,
     )
 

@@ -4,6 +4,7 @@ journey starts in Temporal, journey.started reaches NATS, reporting shows the cl
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import time
 import uuid
@@ -195,3 +196,23 @@ def _assert_no_register_audit(live: Live, org_id: uuid.UUID, since: int) -> bool
 
     actions = run_sync(go())
     return "client.register" not in actions
+
+
+def test_an_idle_connection_stays_open_for_reuse(live: Live) -> None:
+    """Clients and proxies drop idle connections first (httpx after 5 s): the server must
+    not close one they may be reusing at that moment (uvicorn's default closed at 5 s)."""
+    host, port = live.base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 200
+        sock = conn.sock
+        time.sleep(6.5)
+        conn.request("GET", "/healthz")  # on the same connection, or it raises
+        again = conn.getresponse()
+        again.read()
+        assert again.status == 200 and conn.sock is sock
+    finally:
+        conn.close()
