@@ -91,6 +91,15 @@ def _proc_table() -> dict[int, Proc]:
     return table
 
 
+def _started_since(before: set[int]) -> list[Proc]:
+    """What this process started since ``before`` was taken, with their descendants.
+
+    Not every new descendant: servers started earlier by other fixtures have children
+    that come and go meanwhile (PostgreSQL forks a backend per connection)."""
+    new_children = [p for p in _proc_table().values() if p.ppid == os.getpid() and p.pid not in before]
+    return [q for child in new_children for q in (child, *_descendants(child.pid))]
+
+
 def _descendants(root: int) -> list[Proc]:
     table = _proc_table()
     found: list[Proc] = []
@@ -278,11 +287,11 @@ def test_busy_port_exits_2_and_starts_nothing(which: str, tmp_path: Path, capsys
         holder.bind(("127.0.0.1", busy))
         holder.listen()
         rc = run_dev(settings, [("sleeper", SLEEPER)])
-        after = {p.pid for p in _descendants(os.getpid())}
+        started = _started_since(before)
     err = capsys.readouterr().err
     assert rc == 2
     assert err.splitlines() == [f"polku dev: port {busy} is already in use; set {setting} to use another port"]
-    assert after == before
+    assert started == [] and _mentioning(str(data_dir)) == []
     assert not data_dir.exists()
 
 
@@ -464,7 +473,7 @@ def test_server_dying_at_start_up_is_reported_with_its_log(tmp_path: Path, capsy
     assert str(data_dir / "logs" / "temporal.log") in err
     assert "file is not a database" in err  # the end of the server's log
     assert not (data_dir / "logs" / "sleeper.log").exists()  # children never started
-    _wait_until(lambda: {p.pid for p in _descendants(os.getpid())} <= before, 10, "nats-server to end")
+    _wait_until(lambda: _started_since(before) == [], 10, "nats-server to end")
     assert _mentioning(str(data_dir)) == []
 
 
@@ -508,5 +517,5 @@ def test_local_server_helpers(tmp_path: Path) -> None:
         assert nats.url.startswith("nats://127.0.0.1:")
         assert pg_url.startswith("postgresql+asyncpg://polku:polku@127.0.0.1:")
         asyncio.run(check(temporal.address, nats.url, pg_url))
-    _wait_until(lambda: {p.pid for p in _descendants(os.getpid())} <= before, 10, "the servers to end")
+    _wait_until(lambda: _started_since(before) == [], 10, "the servers to end")
     assert (tmp_path / "p" / "postgres.log").exists()
